@@ -1,0 +1,41 @@
+# The commands of README.md. Everything installs into .venv from pinned versions.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := -e libs/crm_common -e services/clients -e services/deals -e services/activities \
+            -e services/ares -e services/importer -e gateway
+FAKE := $(if $(filter fake,$(ARES)),--fake-ares,)
+
+.PHONY: install run up down test bench broker database clean
+
+$(VENV)/.installed: constraints.txt requirements-dev.txt libs/crm_common/pyproject.toml \
+                    $(wildcard services/*/pyproject.toml) gateway/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(PACKAGES)
+	touch $@
+
+install: $(VENV)/.installed
+
+broker:
+	@scripts/ensure-broker.sh
+
+database:
+	@scripts/ensure-postgres.sh
+
+run: install broker
+	$(BIN)/python -m crm_common.stack run $(FAKE)
+
+up: install broker
+	$(BIN)/python -m crm_common.stack up $(FAKE)
+
+down:
+	$(BIN)/python -m crm_common.stack down
+
+test: install broker database
+	$(BIN)/pytest
+
+bench: install broker
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,38 @@
+"""flask-smorest Api whose errors (and their documentation) are problem+json."""
+import http
+
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from . import problems
+from .schemas import ProblemSchema
+
+
+class CrmApi(Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error):
+        return problems.from_http_exception(error)
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, problems.PROBLEM_MIME)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (RFC 9457 problem details)",
+                    "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, problems.PROBLEM_MIME)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
+def init_app(app) -> CrmApi:
+    api = CrmApi(app)
+    api.spec.components.security_scheme("bearerAuth", {
+        "type": "http", "scheme": "bearer",
+        "description": "An API token (or CRM_BOOTSTRAP_ADMIN_TOKEN) as `Authorization: "
+                       "Bearer <token>`."})
+    from .blueprints import clients
+    api.register_blueprint(clients.blp)
+    return api

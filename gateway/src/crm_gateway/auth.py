@@ -1,0 +1,78 @@
+"""Who is calling. Bearer tokens only for now; users, sessions and API tokens plug in later
+as more authenticators (`token -> Principal | None`) in `app.extensions["crm_authenticators"]`.
+"""
+import hmac
+from dataclasses import dataclass, field
+
+from flask import current_app, g, request
+
+from . import observability
+from .problems import problem
+
+ROLES = ("admin", "manager", "sales", "readonly")
+# open without a token: probes, metrics, the API description and the UI shell (no data in it)
+PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/api/openapi.json", "/", "/favicon.ico"}
+PUBLIC_PREFIXES = ("/api/docs", "/static/")
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    actor: str  # goes into RPC context and events: "admin:bootstrap", "user:<id>", ...
+    roles: frozenset = field(default_factory=frozenset)
+
+    def has_role(self, *roles: str) -> bool:
+        return "admin" in self.roles or any(r in self.roles for r in roles)
+
+
+BOOTSTRAP_ADMIN = Principal(id="bootstrap", actor="admin:bootstrap", roles=frozenset({"admin"}))
+
+
+def bootstrap_token(token: str) -> Principal | None:
+    """`CRM_BOOTSTRAP_ADMIN_TOKEN`, when set, is an admin token."""
+    expected = current_app.config.get("CRM_BOOTSTRAP_ADMIN_TOKEN")
+    if expected and hmac.compare_digest(token.encode(), str(expected).encode()):
+        return BOOTSTRAP_ADMIN
+    return None
+
+
+def authenticate(token: str) -> Principal | None:
+    for authenticator in current_app.extensions["crm_authenticators"]:
+        principal = authenticator(token)
+        if principal is not None:
+            return principal
+    return None
+
+
+def bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _require_principal():
+    if request.method == "OPTIONS" or is_public(request.path):
+        return None
+    token = bearer_token()
+    principal = authenticate(token) if token else None
+    if principal is None:
+        challenge = 'Bearer realm="crm"' + ('' if token is None else ', error="invalid_token"')
+        return problem(401, "A valid bearer token is required." if token is None
+                       else "The bearer token is not valid.",
+                       headers={"WWW-Authenticate": challenge})
+    g.principal = principal
+    observability.bind_actor(principal.actor)
+    return None
+
+
+def init_app(app) -> None:
+    app.extensions["crm_authenticators"] = [bootstrap_token]
+    app.before_request(_require_principal)

@@ -1,0 +1,91 @@
+"""/api/v1/clients: the client register (clients service) and client timelines (activities)."""
+from http import HTTPStatus
+
+from flask import url_for
+from flask_smorest import Blueprint
+
+from .. import rpc
+from ..auth import current_principal
+from ..schemas import (ClientCreateSchema, ClientListQuerySchema, ClientPageSchema,
+                       ClientSchema, NoteCreateSchema, TimelineEntrySchema,
+                       TimelinePageSchema, TimelineQuerySchema)
+from . import next_link, require_json
+
+blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients",
+                description="Clients (companies and people) and their timelines")
+
+blp.before_request(require_json)
+
+
+
+def errors(*codes):
+    """Document the problem+json answers an operation can give (plus 401 and 503 for all)."""
+    def decorate(view):
+        for code in (401, *codes, 503):
+            view = blp.alt_response(code, response=HTTPStatus(code).name)(view)
+        return view
+    return decorate
+
+
+LINK_HEADER = {"Link": {"description": 'rel="next": the next page', "schema": {
+    "type": "string"}}}
+
+
+@blp.route("")
+@blp.arguments(ClientListQuerySchema, location="query")
+@blp.response(200, ClientPageSchema, headers=LINK_HEADER)
+@errors(422)
+def list_clients(query):
+    """List clients, newest first (cursor pagination)"""
+    page = rpc.call("clients", "list", limit=query["limit"], cursor=query.get("cursor"),
+                    ico=query.get("ico"))
+    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"],
+                                ico=query.get("ico"))
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(ClientCreateSchema)
+@blp.response(201, ClientSchema, headers={"Location": {"schema": {"type": "string"}}})
+@errors(400, 415, 422)
+def create_client(payload):
+    """Create a client; with an IČO its data is then loaded from ARES"""
+    client = rpc.call("clients", "create", payload=payload)
+    return client, 201, {"Location": url_for(".get_client", client_id=client["id"])}
+
+
+@blp.route("/<client_id>")
+@blp.response(200, ClientSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@errors(404)
+def get_client(client_id):
+    """One client"""
+    client = rpc.call("clients", "get", client_id=client_id)
+    headers = {"ETag": f'W/"{client["version"]}"'} if client.get("version") is not None else {}
+    return client, 200, headers
+
+
+@blp.route("/<client_id>/timeline")
+@blp.arguments(TimelineQuerySchema, location="query")
+@blp.response(200, TimelinePageSchema, headers=LINK_HEADER)
+@errors(404)
+def client_timeline(query, client_id):
+    """The client's timeline, newest first"""
+    rpc.call("clients", "get", client_id=client_id)  # NotFound -> 404
+    kwargs = {"client_id": client_id, "limit": query["limit"], "cursor": query.get("cursor")}
+    if query.get("types"):
+        kwargs["types"] = query["types"]
+    page = rpc.call("activities", "timeline", **kwargs)
+    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"],
+                                types=",".join(query.get("types") or []))
+
+
+@blp.route("/<client_id>/notes", methods=["POST"])
+@blp.arguments(NoteCreateSchema)
+@blp.response(201, TimelineEntrySchema)
+@errors(400, 404, 415, 422)
+def add_note(note, client_id):
+    """Write a note, meeting minutes, a call or an e-mail into the client's timeline"""
+    rpc.call("clients", "get", client_id=client_id)  # NotFound -> 404
+    payload = dict(note, client_id=client_id, author=current_principal().actor)
+    if payload.get("occurred_at") is not None:
+        payload["occurred_at"] = payload["occurred_at"].isoformat()
+    return rpc.call("activities", "add_note", payload=payload), 201

@@ -1,0 +1,126 @@
+"""RFC 9457 problem details for every error the gateway answers."""
+import logging
+from http import HTTPStatus
+
+from flask import Response, current_app, g, json, request
+from werkzeug.exceptions import HTTPException
+
+from crm_common.rpc import RemoteError, RpcTimeout
+
+from .rpc import BrokerUnavailable
+
+PROBLEM_MIME = "application/problem+json"
+VALIDATION_TYPE = "urn:crm:problem:validation-failed"
+log = logging.getLogger(__name__)
+
+# remote exception class name -> (status, problem type); anything else is a 502
+REMOTE_ERRORS = {
+    "ValidationFailed": (422, VALIDATION_TYPE),
+    "NotFound": (404, "about:blank"),
+    "Conflict": (409, "urn:crm:problem:conflict"),
+    "ServiceUnavailable": (503, "urn:crm:problem:service-unavailable"),
+}
+
+
+def problem(status: int, detail: str | None = None, *, title: str | None = None,
+            type_: str = "about:blank", headers: dict | None = None, **extra) -> Response:
+    body = {"type": type_, "title": title or HTTPStatus(status).phrase, "status": status}
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.path if request else None
+    body.update(extra)
+    if g.get("correlation_id"):
+        body["correlation_id"] = g.correlation_id
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIME)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def validation_problem(fields: dict, detail: str = "The request is not valid.",
+                       location: str | None = None) -> Response:
+    errors = flatten(fields)
+    if location:
+        errors = [dict(e, location=location) for e in errors]
+    return problem(422, detail, title="Validation failed", type_=VALIDATION_TYPE,
+                   errors=errors, fields=fields)
+
+
+def flatten(messages, prefix: str = "") -> list[dict]:
+    """{"a": {"b": ["msg"]}, "c": ["x"]} -> [{"field": "a.b", "message": "msg"}, ...]."""
+    if isinstance(messages, dict):
+        out = []
+        for key, value in messages.items():
+            name = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
+            out.extend(flatten(value, name))
+        return out
+    if isinstance(messages, (list, tuple)):
+        if all(isinstance(m, str) for m in messages):
+            return [{"field": prefix or None, "message": m} for m in messages]
+        return [e for m in messages for e in flatten(m, prefix)]
+    return [{"field": prefix or None, "message": str(messages)}]
+
+
+def _retry_after() -> dict:
+    return {"Retry-After": str(current_app.config.get("RETRY_AFTER", 5))}
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    data = getattr(error, "data", None) or {}
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    messages = data.get("messages") or data.get("errors")
+    if error.code == 422 and isinstance(messages, dict):
+        # webargs: {location: {field: [messages]}}
+        if len(messages) == 1:
+            location, fields = next(iter(messages.items()))
+            return validation_problem(fields, location=location)
+        errors = [dict(e, location=loc) for loc, f in messages.items() for e in flatten(f)]
+        return problem(422, "The request is not valid.", title="Validation failed",
+                       type_=VALIDATION_TYPE, errors=errors, fields=messages)
+    first = next(iter(flatten(messages)), {}) if messages else {}
+    detail = data.get("message") or first.get("message") or error.description
+    return problem(error.code or 500, detail, headers=headers)
+
+
+def from_remote_error(error: RemoteError) -> Response:
+    status, type_ = REMOTE_ERRORS.get(error.exc_type, (502, "urn:crm:problem:bad-gateway"))
+    if status == 422:
+        fields = error.args_[0] if error.args_ and isinstance(error.args_[0], dict) else {
+            "_schema": [error.value or "Invalid."]}
+        return validation_problem(fields)
+    if status == 503:
+        log.warning("service unavailable: %s", error)
+        return problem(503, "A service is not available; try again later.", type_=type_,
+                       headers=_retry_after())
+    if status == 502:
+        log.error("remote error: %s", error)  # internals stay in the log
+        return problem(502, "A service failed to answer the request.", type_=type_)
+    return problem(status, _remote_detail(error), type_=type_)
+
+
+def _remote_detail(error: RemoteError) -> str | None:
+    if error.args_ and isinstance(error.args_[0], str):
+        return error.args_[0]
+    return error.value
+
+
+def from_unavailable(error: Exception) -> Response:
+    log.warning("service unavailable: %r", error)
+    return problem(503, "A service is not available; try again later.",
+                   type_="urn:crm:problem:service-unavailable", headers=_retry_after())
+
+
+def from_unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):  # pragma: no cover - handled more specifically
+        return from_http_exception(error)
+    log.exception("unhandled error")
+    return problem(500, "An unexpected error occurred.")
+
+
+def init_app(app) -> None:
+    app.register_error_handler(HTTPException, from_http_exception)
+    app.register_error_handler(RemoteError, from_remote_error)
+    app.register_error_handler(RpcTimeout, from_unavailable)
+    app.register_error_handler(BrokerUnavailable, from_unavailable)
+    app.register_error_handler(Exception, from_unexpected)

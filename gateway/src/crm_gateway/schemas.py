@@ -1,0 +1,138 @@
+"""marshmallow schemas of the API: request validation and the OpenAPI document."""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from webargs.fields import DelimitedList
+
+KINDS = ("company", "person")
+NOTE_TYPES = ("note", "meeting", "call", "email")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE  # an unknown field is an error, never silently dropped
+
+
+class DigitsField(fields.String):
+    """A string; a JSON number is accepted too (an IČO typed as a number)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class AddressSchema(StrictSchema):
+    street = fields.String(allow_none=True, validate=validate.Length(max=255))
+    city = fields.String(allow_none=True, validate=validate.Length(max=120))
+    postal_code = fields.String(allow_none=True, validate=validate.Length(max=20))
+    country_code = fields.String(allow_none=True, validate=validate.Length(equal=2),
+                                 metadata={"example": "CZ"})
+    text = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class ClientCreateSchema(StrictSchema):
+    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"default": "company"})
+    name = fields.String(validate=validate.Length(min=1, max=255),
+                         metadata={"description": "Required unless an IČO is given "
+                                                  "(the name is then loaded from ARES)."})
+    ico = DigitsField(allow_none=True, metadata={"description": "IČO (8 digits, checked)",
+                                                  "example": "25596641"})
+    dic = fields.String(allow_none=True, metadata={"example": "CZ25596641"})
+    email = fields.Email(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    registered_address = fields.Nested(AddressSchema, allow_none=True)
+
+
+class ClientListQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+    ico = fields.String()
+
+
+class RegistrySchema(Schema):
+    source = fields.String(allow_none=True)
+    fetched_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    status = fields.String(allow_none=True)
+
+
+class ClientSchema(Schema):
+    """The client resource, as the clients service answers it."""
+    id = fields.String(metadata={"format": "uuid"})
+    kind = fields.String(metadata={"enum": list(KINDS)})
+    name = fields.String()
+    ico = fields.String(allow_none=True)
+    dic = fields.String(allow_none=True)
+    vat_payer = fields.Boolean(allow_none=True)
+    legal_form = fields.String(allow_none=True)
+    legal_form_name = fields.String(allow_none=True)
+    nace = fields.List(fields.String())
+    registered_address = fields.Nested(AddressSchema, allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    registry = fields.Nested(RegistrySchema, allow_none=True)
+    created_at = fields.String(metadata={"format": "date-time"})
+    updated_at = fields.String(metadata={"format": "date-time"})
+    version = fields.Integer(metadata={"description": "Also the weak ETag W/\"<version>\""})
+
+
+class ClientPageSchema(Schema):
+    items = fields.List(fields.Nested(ClientSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class TimelineQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+    types = DelimitedList(fields.String(), metadata={
+        "description": "Entry types, comma-separated (note,meeting,call,email,task,system)"})
+
+
+class TimelineEntrySchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    title = fields.String(allow_none=True)
+    body = fields.String(allow_none=True)
+    occurred_at = fields.String(metadata={"format": "date-time"})
+    author = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+    client_id = fields.String(allow_none=True)
+    deal_id = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+    created_at = fields.String(metadata={"format": "date-time"})
+
+
+class TimelinePageSchema(Schema):
+    items = fields.List(fields.Nested(TimelineEntrySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class NoteCreateSchema(StrictSchema):
+    title = fields.String(allow_none=True, validate=validate.Length(max=255))
+    body = fields.String(allow_none=True)
+    type = fields.String(load_default="note", validate=validate.OneOf(NOTE_TYPES))
+    occurred_at = fields.DateTime(allow_none=True, metadata={
+        "description": "When it happened (RFC 3339); default now"})
+
+    @validates_schema
+    def _something_written(self, data, **_):
+        if not (data.get("title") or "").strip() and not (data.get("body") or "").strip():
+            raise ValidationError("Give a title or a body.", "body")
+
+
+class FieldErrorSchema(Schema):
+    field = fields.String(allow_none=True)
+    message = fields.String()
+    location = fields.String()
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details (application/problem+json)."""
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String()
+    correlation_id = fields.String()
+    errors = fields.List(fields.Nested(FieldErrorSchema),
+                         metadata={"description": "validation errors, one per message"})
+    fields_ = fields.Dict(data_key="fields",
+                          metadata={"description": "validation errors as {field: [messages]}"})

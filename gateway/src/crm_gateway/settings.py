@@ -1,0 +1,37 @@
+"""Settings from the environment; a dict given to `create_app` overrides them."""
+import os
+
+from crm_common.config import amqp_uri, env_float
+
+# the services /readyz asks for `health`
+READY_SERVICES = ("clients", "deals", "activities", "ares", "importer")
+
+
+def load(overrides: dict | None = None) -> dict:
+    settings = {
+        "AMQP_URI": amqp_uri(),
+        "CRM_BOOTSTRAP_ADMIN_TOKEN": os.environ.get("CRM_BOOTSTRAP_ADMIN_TOKEN") or None,
+        "RPC_TIMEOUT": env_float("RPC_TIMEOUT", 10.0),
+        "READY_TIMEOUT": env_float("READY_TIMEOUT", 3.0),
+        "READY_SERVICES": READY_SERVICES,
+        "RETRY_AFTER": 5,  # seconds, on 503 answers
+        "RPC": None,  # an object with `call`/`fan_out` (tests); else an RpcPool, made lazily
+        # flask-smorest / OpenAPI
+        "API_TITLE": "CRM API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": os.environ.get("OPENAPI_SWAGGER_UI_URL")
+        or "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": True},
+        "API_SPEC_OPTIONS": {
+            "security": [{"bearerAuth": []}],
+            "info": {"description": "REST API of the CRM. Errors are RFC 9457 "
+                                    "application/problem+json."},
+        },
+        "JSON_SORT_KEYS": False,
+    }
+    settings.update(overrides or {})
+    return settings

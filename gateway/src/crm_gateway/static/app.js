@@ -1,0 +1,125 @@
+// CRM UI: the token lives in localStorage; every call goes to /api/v1 with it.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const LABELS = { kind: "Druh", ico: "IČO", dic: "DIČ", legal_form_name: "Právní forma",
+  email: "E-mail", phone: "Telefon", address: "Sídlo", registry: "Registr (ARES)",
+  created_at: "Vytvořen", updated_at: "Změněn" };
+const TYPES = { note: "Poznámka", meeting: "Schůzka", call: "Telefonát", email: "E-mail",
+  task: "Úkol", system: "Systém" };
+let nextCursor = null;
+let current = null;
+
+function token() { return localStorage.getItem("crm.token") || ""; }
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${token()}`, ...(options.headers || {}) };
+  if (options.body) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { ...options, headers });
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) {
+    const problem = body || {};
+    const fields = (problem.errors || []).map((e) => `${e.field || ""}: ${e.message}`);
+    const text = response.status === 401 ? "Neplatný nebo chybějící token." :
+      (problem.detail || problem.title || `Chyba ${response.status}`);
+    throw new Error([text, ...fields].join("\n"));
+  }
+  return body;
+}
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+}
+
+function when(iso) { return iso ? new Date(iso).toLocaleString("cs-CZ") : ""; }
+
+async function loadClients(more = false) {
+  $("list-error").textContent = "";
+  const query = new URLSearchParams({ limit: "50" });
+  if (more && nextCursor) query.set("cursor", nextCursor);
+  try {
+    const page = await api(`/api/v1/clients?${query}`);
+    if (!more) $("clients").replaceChildren();
+    for (const client of page.items) {
+      const item = el("li", null, "client");
+      item.append(el("div", client.name), el("div", client.ico ? `IČO ${client.ico}` : "", "muted"));
+      item.onclick = () => showClient(client.id);
+      $("clients").append(item);
+    }
+    nextCursor = page.next_cursor;
+    $("more").hidden = !nextCursor;
+  } catch (err) { $("list-error").textContent = err.message; }
+}
+
+async function showClient(id) {
+  try {
+    const client = await api(`/api/v1/clients/${encodeURIComponent(id)}`);
+    current = client;
+    $("card").hidden = false;
+    $("card-name").textContent = client.name;
+    const values = { ...client, address: client.registered_address && client.registered_address.text,
+      registry: client.registry && client.registry.status,
+      created_at: when(client.created_at), updated_at: when(client.updated_at) };
+    $("card-data").replaceChildren();
+    for (const [key, label] of Object.entries(LABELS)) {
+      if (values[key]) $("card-data").append(el("dt", label), el("dd", values[key]));
+    }
+    await loadTimeline(id);
+  } catch (err) { $("list-error").textContent = err.message; }
+}
+
+async function loadTimeline(id) {
+  $("timeline").replaceChildren();
+  try {
+    const page = await api(`/api/v1/clients/${encodeURIComponent(id)}/timeline?limit=50`);
+    if (!page.items.length) $("timeline").append(el("p", "Zatím žádné záznamy.", "muted"));
+    for (const entry of page.items) {
+      const box = el("div", null, "entry");
+      box.append(el("div", `${TYPES[entry.type] || entry.type} · ${when(entry.occurred_at)}` +
+        (entry.author ? ` · ${entry.author}` : ""), "muted"));
+      if (entry.title) box.append(el("strong", entry.title));
+      if (entry.body) box.append(el("div", entry.body));
+      $("timeline").append(box);
+    }
+  } catch (err) { $("timeline").append(el("p", err.message, "error")); }
+}
+
+$("create").onsubmit = async (event) => {
+  event.preventDefault();
+  $("create-error").textContent = "";
+  const form = new FormData(event.target);
+  const payload = {};
+  if (form.get("name").trim()) payload.name = form.get("name").trim();
+  if (form.get("ico").trim()) payload.ico = form.get("ico").trim();
+  try {
+    const client = await api("/api/v1/clients", { method: "POST", body: JSON.stringify(payload) });
+    event.target.reset();
+    await loadClients();
+    await showClient(client.id);
+  } catch (err) { $("create-error").textContent = err.message; }
+};
+
+$("note").onsubmit = async (event) => {
+  event.preventDefault();
+  if (!current) return;
+  $("note-error").textContent = "";
+  const form = new FormData(event.target);
+  const payload = { type: form.get("type") };
+  for (const key of ["title", "body"]) if (form.get(key).trim()) payload[key] = form.get(key).trim();
+  try {
+    await api(`/api/v1/clients/${encodeURIComponent(current.id)}/notes`,
+      { method: "POST", body: JSON.stringify(payload) });
+    event.target.reset();
+    await loadTimeline(current.id);
+  } catch (err) { $("note-error").textContent = err.message; }
+};
+
+$("save-token").onclick = () => {
+  localStorage.setItem("crm.token", $("token").value.trim());
+  $("token").value = "";
+  loadClients();
+};
+$("more").onclick = () => loadClients(true);
+if (token()) loadClients();

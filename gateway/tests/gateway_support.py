@@ -1,0 +1,43 @@
+"""Shared by the gateway tests: the bootstrap token, a client resource, a fake RPC pool."""
+
+TOKEN = "s3cret-bootstrap"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+CLIENT = {
+    "id": "6c1f3b0e-0000-4000-8000-000000000001", "kind": "company", "name": "Firma s.r.o.",
+    "ico": "25596641", "dic": None, "vat_payer": None, "legal_form": None,
+    "legal_form_name": None, "nace": [], "registered_address": None, "email": None,
+    "phone": None, "registry": {"source": "ares", "status": "pending", "fetched_at": None},
+    "created_at": "2025-01-02T10:00:00+00:00", "updated_at": "2025-01-02T10:00:00+00:00",
+    "version": 3,
+}
+
+
+class FakeRpc:
+    """Records calls; answers from `answers[(service, method)]` (a value, an exception to
+    raise, or a callable taking the kwargs)."""
+
+    def __init__(self):
+        self.calls = []
+        self.answers = {}
+
+    def call(self, service, method, kwargs=None, context=None, timeout=None):
+        self.calls.append((service, method, kwargs or {}, context or {}))
+        answer = self.answers.get((service, method))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(**(kwargs or {})) if callable(answer) else answer
+
+    def fan_out(self, calls, context=None, timeout=None):
+        results = {}
+        for name, (service, method, kwargs) in calls.items():
+            try:
+                results[name] = self.call(service, method, kwargs, context, timeout)
+            except Exception as exc:  # noqa: BLE001
+                results[name] = exc
+        return results
+
+    def called(self, service, method):
+        return [c for c in self.calls if c[:2] == (service, method)]
+
+

@@ -1,0 +1,159 @@
+from gateway_support import AUTH, CLIENT
+
+from crm_common.rpc import RemoteError, RpcTimeout
+
+PROBLEM = "application/problem+json"
+
+
+def test_create_answers_201_with_location(client, rpc):
+    rpc.answers[("clients", "create")] = CLIENT
+    body = {"kind": "company", "name": "Firma s.r.o.", "ico": "25596641",
+            "registered_address": {"city": "Praha", "country_code": "CZ"}}
+    response = client.post("/api/v1/clients", json=body, headers=AUTH)
+    assert response.status_code == 201
+    assert response.headers["Location"] == f"/api/v1/clients/{CLIENT['id']}"
+    assert response.json["id"] == CLIENT["id"] and response.json["version"] == 3
+    [(_, _, kwargs, _)] = rpc.called("clients", "create")
+    assert kwargs == {"payload": body}
+
+
+def test_create_accepts_ico_as_number(client, rpc):
+    rpc.answers[("clients", "create")] = CLIENT
+    response = client.post("/api/v1/clients", json={"ico": 25596641}, headers=AUTH)
+    assert response.status_code == 201
+    assert rpc.calls[0][2]["payload"] == {"ico": "25596641"}
+
+
+def test_unknown_field_is_422_naming_it(client, rpc):
+    response = client.post("/api/v1/clients", json={"name": "X", "colour": "red"},
+                           headers=AUTH)
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM
+    assert {"field": "colour", "message": "Unknown field.", "location": "json"} in \
+        response.json["errors"]
+    assert response.json["fields"] == {"colour": ["Unknown field."]}
+    assert rpc.calls == []
+
+
+def test_wrong_types_are_422(client, rpc):
+    response = client.post("/api/v1/clients", json={"name": 5, "kind": "alien",
+                                                     "registered_address": {"city": 1}},
+                           headers=AUTH)
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json["errors"]}
+    assert fields == {"name", "kind", "registered_address.city"}
+    assert rpc.calls == []
+
+
+def test_remote_validation_failed_is_422_with_field(client, rpc):
+    rpc.answers[("clients", "create")] = RemoteError(
+        "ValidationFailed", "{'ico': ['Invalid IČO check digit.']}",
+        [{"ico": ["Invalid IČO check digit."]}])
+    response = client.post("/api/v1/clients", json={"ico": "25596642"}, headers=AUTH)
+    assert response.status_code == 422
+    assert response.content_type == PROBLEM
+    problem = response.json
+    assert problem["status"] == 422 and problem["type"] and problem["title"]
+    assert problem["instance"] == "/api/v1/clients"
+    assert problem["errors"] == [{"field": "ico", "message": "Invalid IČO check digit."}]
+    assert problem["fields"] == {"ico": ["Invalid IČO check digit."]}
+
+
+def test_remote_nested_validation_is_flattened(client, rpc):
+    rpc.answers[("clients", "create")] = RemoteError(
+        "ValidationFailed", "...", [{"registered_address": {"country_code": ["Bad."]},
+                                     "_schema": ["Whole thing."]}])
+    response = client.post("/api/v1/clients", json={"name": "X"}, headers=AUTH)
+    assert response.json["errors"] == [
+        {"field": "registered_address.country_code", "message": "Bad."},
+        {"field": None, "message": "Whole thing."}]
+
+
+def test_body_that_is_not_json(client, rpc):
+    response = client.post("/api/v1/clients", data="name=X", headers=AUTH,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert response.mimetype == PROBLEM
+    response = client.post("/api/v1/clients", data="{not json", headers=AUTH,
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.mimetype == PROBLEM
+    response = client.post("/api/v1/clients", json=["a list"], headers=AUTH)
+    assert response.status_code == 422
+    assert rpc.calls == []
+
+
+def test_get_with_etag(client, rpc):
+    rpc.answers[("clients", "get")] = CLIENT
+    response = client.get(f"/api/v1/clients/{CLIENT['id']}", headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["ETag"] == 'W/"3"'
+    assert rpc.calls[0][2] == {"client_id": CLIENT["id"]}
+
+
+def test_not_found_is_404(client, rpc):
+    rpc.answers[("clients", "get")] = RemoteError("NotFound", "client x does not exist",
+                                                  ["client x does not exist"])
+    response = client.get("/api/v1/clients/x", headers=AUTH)
+    assert response.status_code == 404
+    assert response.mimetype == PROBLEM
+    assert response.json["detail"] == "client x does not exist"
+
+
+def test_conflict_is_409(client, rpc):
+    rpc.answers[("clients", "create")] = RemoteError("Conflict", "duplicate IČO",
+                                                     ["duplicate IČO"])
+    assert client.post("/api/v1/clients", json={"name": "X"}, headers=AUTH
+                       ).status_code == 409
+
+
+def test_service_unavailable_is_503_with_retry_after(client, rpc):
+    rpc.answers[("clients", "get")] = RemoteError("ServiceUnavailable", "no service", [])
+    response = client.get("/api/v1/clients/x", headers=AUTH)
+    assert response.status_code == 503
+    assert response.mimetype == PROBLEM
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_timeout_and_broken_broker_are_503(client, rpc):
+    rpc.answers[("clients", "get")] = RpcTimeout("clients.get did not answer")
+    assert client.get("/api/v1/clients/x", headers=AUTH).status_code == 503
+    rpc.answers[("clients", "get")] = ConnectionRefusedError(111, "refused")
+    response = client.get("/api/v1/clients/x", headers=AUTH)
+    assert response.status_code == 503 and "Retry-After" in response.headers
+
+
+def test_other_remote_errors_are_502_without_internals(client, rpc):
+    rpc.answers[("clients", "get")] = RemoteError(
+        "OperationalError", "(sqlite3.OperationalError) database is locked", ["secret"])
+    response = client.get("/api/v1/clients/x", headers=AUTH)
+    assert response.status_code == 502
+    assert response.mimetype == PROBLEM
+    assert "sqlite" not in response.get_data(as_text=True)
+    assert "secret" not in response.get_data(as_text=True)
+
+
+def test_list_passes_filters_and_links_next_page(client, rpc):
+    rpc.answers[("clients", "list")] = {"items": [CLIENT], "next_cursor": "abc=="}
+    response = client.get("/api/v1/clients?limit=1&ico=25596641", headers=AUTH)
+    assert response.status_code == 200
+    assert response.json == {"items": [CLIENT], "next_cursor": "abc=="}
+    assert rpc.calls[0][2] == {"limit": 1, "cursor": None, "ico": "25596641"}
+    assert response.headers["Link"] == \
+        '</api/v1/clients?limit=1&ico=25596641&cursor=abc%3D%3D>; rel="next"'
+
+
+def test_list_last_page_has_no_link(client, rpc):
+    rpc.answers[("clients", "list")] = {"items": [], "next_cursor": None}
+    response = client.get("/api/v1/clients?cursor=abc", headers=AUTH)
+    assert "Link" not in response.headers
+    assert rpc.calls[0][2] == {"limit": 50, "cursor": "abc", "ico": None}
+
+
+def test_list_limit_is_bounded(client, rpc):
+    for limit in ("0", "501", "x"):
+        response = client.get(f"/api/v1/clients?limit={limit}", headers=AUTH)
+        assert response.status_code == 422
+        assert response.json["errors"][0]["field"] == "limit"
+        assert response.json["errors"][0]["location"] == "query"
+    assert rpc.calls == []

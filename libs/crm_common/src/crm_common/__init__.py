@@ -1,0 +1,1 @@
+"""Plumbing shared by every CRM service. Domain code never lives here."""

@@ -1,0 +1,68 @@
+"""The CloudEvents 1.0 envelope (structured mode, JSON) every service publishes."""
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive time is taken as UTC (SQLite hands stored times back naive)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def rfc3339(moment: datetime) -> str:
+    return to_utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> datetime:
+    return to_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
+def schema_uri(event_type: str, version: int = 1) -> str:
+    # Versioned: an incompatible change gets a new number, old consumers keep theirs.
+    return f"urn:crm:schema:{event_type}:v{version}"
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """Who and what caused the change: carried into every event it produces."""
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    causation_id: str | None = None
+    actor: str | None = None
+
+
+def make_event(service: str, event_type: str, subject: str, data: dict,
+               context: EventContext, version: int = 1) -> dict:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": f"/crm/{service}",
+        "type": event_type,
+        "time": rfc3339(utcnow()),
+        "subject": str(subject),
+        "datacontenttype": "application/json",
+        "dataschema": schema_uri(event_type, version),
+        "correlationid": context.correlation_id,
+        "causationid": context.causation_id,
+        "actor": context.actor,
+        "data": data,
+    }
+
+
+def context_of(event: dict, actor: str | None = None) -> EventContext:
+    """The context for work caused by `event`: same correlation, caused by it."""
+    return EventContext(
+        correlation_id=event.get("correlationid") or str(uuid.uuid4()),
+        causation_id=event.get("id"),
+        actor=actor or event.get("actor"),
+    )
+
+
+def exchange_name(service: str) -> str:
+    """nameko's convention, and a public interface: `<service>.events`."""
+    return f"{service}.events"

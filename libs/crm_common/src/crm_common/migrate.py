@@ -1,0 +1,62 @@
+"""Migrations run once per release (a one-shot job), never from every replica.
+
+`crm-migrate services/clients` upgrades that service's database (`<SERVICE>_DATABASE_URL`)
+to head. Each service's `migrations/env.py` calls `run_env` below.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from . import config
+from .messaging import metadata as messaging_metadata
+
+
+def alembic_config(service_dir: str | Path, service: str | None = None) -> Config:
+    service_dir = Path(service_dir).resolve()
+    service = service or service_dir.name
+    cfg = Config()
+    cfg.set_main_option("script_location", str(service_dir / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", config.database_url(service).replace("%", "%%"))
+    cfg.attributes["service"] = service
+    return cfg
+
+
+def upgrade(service_dir: str | Path, service: str | None = None, revision: str = "head"):
+    command.upgrade(alembic_config(service_dir, service), revision)
+
+
+def run_env(context, service_metadata) -> None:
+    """The body of every service's alembic env.py: its tables plus outbox and inbox."""
+    from .db import make_engine
+
+    target = [service_metadata, messaging_metadata]
+    url = context.config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target,
+                          render_as_batch=url.startswith("sqlite"))
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("service_dirs", nargs="+", help="e.g. services/clients")
+    parser.add_argument("--revision", default="head")
+    args = parser.parse_args(argv)
+    for service_dir in args.service_dirs:
+        upgrade(service_dir, revision=args.revision)
+        print(f"migrated {Path(service_dir).name} to {args.revision}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""pytest fixtures shared by every service's tests: a private RabbitMQ vhost, PostgreSQL
+databases, the stack of processes, and an event tap that is not nameko or kombu (pika).
+
+With CI=true a missing broker or database fails the test instead of skipping it.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from urllib.parse import quote
+
+import pytest
+
+from .stack import SERVICES, Stack, free_port
+
+RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1")
+RABBIT_PORT = int(os.environ.get("TEST_RABBIT_PORT", "5672"))
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _unavailable(what: str):
+    message = f"{what} is not reachable"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{message} (CI=true: integration tests must not skip)")
+    pytest.skip(message)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _rabbitmqctl(*args):
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    """A fresh vhost for this test session, so leftovers of other runs never interfere."""
+    if not _port_open(RABBIT_HOST, RABBIT_PORT):
+        _unavailable(f"RabbitMQ at {RABBIT_HOST}:{RABBIT_PORT}")
+    if shutil.which("rabbitmqctl") is None:
+        yield f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/"
+        return
+    vhost = f"crm-test-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/{quote(vhost, safe='')}"
+    _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    try:
+        import psycopg2
+        conn = psycopg2.connect(PG_ADMIN_URL, connect_timeout=5)
+    except Exception as exc:  # noqa: BLE001
+        _unavailable(f"PostgreSQL at {PG_ADMIN_URL} ({exc})")
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def make_postgres_db(postgres_admin):
+    """Creates throw-away PostgreSQL databases; returns their SQLAlchemy URLs."""
+    created = []
+
+    def make(label: str) -> str:
+        name = f"crm_test_{uuid.uuid4().hex[:8]}_{label}"
+        with postgres_admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        return f"{base}/{name}".replace("postgresql://", "postgresql+psycopg2://")
+
+    yield make
+    with postgres_admin.cursor() as cur:
+        for name in created:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_env(backend: str, tmp_path, make_postgres_db=None, services=SERVICES) -> dict:
+    env = {}
+    for name in services:
+        if backend == "postgresql":
+            env[f"{name.upper()}_DATABASE_URL"] = make_postgres_db(name)
+        else:
+            env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{tmp_path / (name + '.db')}"
+    return env
+
+
+def start_stack(tmp_path, amqp_uri, db_env: dict, services=tuple(SERVICES), gateway=True,
+                extra_env: dict | None = None, fake_ares=True) -> Stack:
+    env = {"AMQP_URI": amqp_uri, "CRM_BOOTSTRAP_ADMIN_TOKEN": "test-admin-token",
+           "OUTBOX_SWEEP_SECONDS": "1", "ARES_RETRY_BASE_SECONDS": "1",
+           "ARES_RETRY_POLL_SECONDS": "0.5", "CRM_RETRY_DELAYS": "0.2,0.5,1",
+           "LOG_LEVEL": "INFO", **db_env, **(extra_env or {})}
+    stack = Stack(env=env, var_dir=tmp_path / "var", services=services, gateway=gateway,
+                  fake_ares=fake_ares, gateway_port=free_port())
+    try:
+        stack.start()
+    except Exception:
+        stack.stop()
+        raise
+    return stack
+
+
+class EventTap:
+    """A queue bound to event exchanges, read with pika (an AMQP client that is not kombu)."""
+
+    def __init__(self, amqp_uri: str, bindings: list[tuple[str, str]]):
+        import pika
+        self.connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+        self.channel = self.connection.channel()
+        self.queue = f"test-tap-{uuid.uuid4().hex[:8]}"
+        self.channel.queue_declare(self.queue, exclusive=True)
+        for exchange, key in bindings:
+            self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+            self.channel.queue_bind(self.queue, exchange, routing_key=key)
+        self.events: list[dict] = []
+        self.raw: list[tuple] = []
+
+    def poll(self):
+        while True:
+            method, properties, body = self.channel.basic_get(self.queue, auto_ack=True)
+            if method is None:
+                return
+            self.raw.append((method, properties, body))
+            self.events.append(json.loads(body))
+
+    def wait_for(self, predicate, timeout: float = 15, what: str = "event") -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.poll()
+            for event in self.events:
+                if predicate(event):
+                    return event
+            if time.monotonic() > deadline:
+                seen = [(e.get("type"), e.get("subject")) for e in self.events]
+                raise AssertionError(f"no {what} within {timeout}s; saw {seen}")
+            self.connection.sleep(0.1)
+
+    def of_type(self, event_type: str) -> list[dict]:
+        self.poll()
+        return [e for e in self.events if e.get("type") == event_type]
+
+    def close(self):
+        try:
+            self.connection.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def wait_until(check, timeout: float = 15, interval: float = 0.1, what: str = "condition"):
+    """Poll `check()` until it returns something truthy; returns that value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as exc:  # noqa: BLE001 - not there yet (e.g. still starting)
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+
+
+@pytest.fixture
+def event_tap(amqp_uri):
+    taps = []
+
+    def make(bindings):
+        tap = EventTap(amqp_uri, bindings)
+        taps.append(tap)
+        return tap
+
+    yield make
+    for tap in taps:
+        tap.close()
+
+
+def publish_event(amqp_uri: str, service: str, event: dict):
+    """Publish a CloudEvent as `service` would (to `<service>.events`), with pika."""
+    import pika
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(f"{service}.events", exchange_type="topic", durable=True)
+        channel.confirm_delivery()
+        channel.basic_publish(f"{service}.events", event["type"], json.dumps(event).encode(),
+                              pika.BasicProperties(content_type="application/json",
+                                                   delivery_mode=2, message_id=event["id"]))
+    finally:
+        connection.close()
+
+
+def cloud_event(service: str, event_type: str, subject: str, data: dict, **extra) -> dict:
+    from .events import EventContext, make_event
+    event = make_event(service, event_type, subject, data, EventContext(actor="test"))
+    event.update(extra)
+    return event
+
+
+class TcpProxy:
+    """A TCP proxy on loopback that a test can cut (`down`) and restore (`up`), to make the
+    broker unreachable for one component while everyone else keeps it."""
+
+    def __init__(self, target_host: str = RABBIT_HOST, target_port: int = RABBIT_PORT):
+        import threading
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._threading = threading
+        self._sockets: list[socket.socket] = []
+        self._listener = None
+        self._lock = threading.Lock()
+
+    def up(self):
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        self._threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def down(self):
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._sockets = self._sockets, []
+        if listener:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread on Linux
+            except OSError:
+                pass
+            listener.close()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def uri(self, vhost_uri: str) -> str:
+        """`vhost_uri` with its host and port replaced by this proxy's."""
+        scheme, rest = vhost_uri.split("://", 1)
+        creds, tail = rest.split("@", 1)
+        path = tail.split("/", 1)[1] if "/" in tail else ""
+        return f"{scheme}://{creds}@127.0.0.1:{self.port}/{path}"
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

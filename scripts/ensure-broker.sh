@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Makes sure a RabbitMQ broker answers: AMQP_URI if it does, else a local rabbitmq-server
+# (started, or installed with the system package manager where we can), else says what to do.
+set -euo pipefail
+uri=${AMQP_URI:-amqp://guest:guest@localhost:5672/}
+hostport=${uri#*://}; hostport=${hostport#*@}; hostport=${hostport%%/*}
+host=${hostport%%:*}; port=${hostport##*:}; [[ $port == "$host" ]] && port=5672
+
+answers() { timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; }
+
+wait_for() {
+  for _ in $(seq 1 90); do answers && return 0; sleep 1; done
+  return 1
+}
+
+answers && exit 0
+if [[ $host != localhost && $host != 127.0.0.1 ]]; then
+  echo "RabbitMQ at $host:$port (AMQP_URI) does not answer. Start it, or unset AMQP_URI to use a local one." >&2
+  exit 1
+fi
+if ! command -v rabbitmq-server >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "installing rabbitmq-server with apt-get..." >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
+  else
+    echo "No RabbitMQ answers at $host:$port and none is installed." >&2
+    echo "Install it (e.g. 'sudo apt-get install rabbitmq-server'), or run one and set AMQP_URI." >&2
+    exit 1
+  fi
+fi
+echo "starting rabbitmq-server..." >&2
+rabbitmq-server -detached >/dev/null 2>&1 || true
+wait_for || { echo "rabbitmq-server did not come up on $host:$port" >&2; exit 1; }

@@ -1,0 +1,200 @@
+"""The timeline's domain: plain Python, no framework.
+
+A `TimelineEntry` is either typed by a user (note, meeting, call, e-mail) or written by the
+system from another service's event. The rules below turn an event into at most one entry;
+they never look at the database, so they are the same whatever order events arrive in.
+"""
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from crm_common.events import parse_time as _parse_time, to_utc
+
+TYPES = ("note", "meeting", "call", "email", "task", "system")
+USER_TYPES = ("note", "meeting", "call", "email")
+USER_SOURCE = "user"
+TYPE_TITLES = {"note": "Note", "meeting": "Meeting", "call": "Call", "email": "E-mail",
+               "task": "Task", "system": "System"}
+
+# Entries written from events get an id derived from the event's id: the same event
+# always describes the same entry (the unique event_id column is what enforces it).
+_ENTRY_NAMESPACE = uuid.UUID("6f1c9a52-6a1e-4c55-9d59-3b1f0f3c8a7e")
+
+
+@dataclass
+class TimelineEntry:
+    id: str
+    type: str
+    title: str
+    body: str
+    occurred_at: datetime
+    source: str
+    author: str | None = None
+    client_id: str | None = None
+    deal_id: str | None = None
+    data: dict = field(default_factory=dict)
+    event_id: str | None = None  # the event it was written from (unique); None when typed
+    created_at: datetime | None = None
+
+
+# -- time ---------------------------------------------------------------------------
+
+
+# Stored times are always UTC so that ordering by occurred_at is right on every dialect
+# (SQLite drops the offset).
+def parse_time(value: str | None) -> datetime | None:
+    return _parse_time(value) if value else None
+
+
+# -- readable rendering of values and changes ---------------------------------------
+
+EMPTY = "—"
+
+
+def render_value(value) -> str:
+    """A value as a person would read it: addresses by their text, lists joined."""
+    if value is None or value == "" or value == [] or value == {}:
+        return EMPTY
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(render_value(item) for item in value)
+    if isinstance(value, dict):
+        if value.get("text"):
+            return str(value["text"])
+        if "status" in value and set(value) <= {"source", "status", "fetched_at"}:
+            return str(value["status"])  # a registry state
+        parts = [f"{key}: {render_value(item)}" for key, item in value.items()
+                 if item not in (None, "", [], {})]
+        return ", ".join(parts) or EMPTY
+    return str(value)
+
+
+def render_changes(changes: dict) -> str:
+    """One line per field: `field: before → after`."""
+    return "\n".join(f"{name}: {render_value(change.get('before'))} → "
+                     f"{render_value(change.get('after'))}"
+                     for name, change in changes.items())
+
+
+# -- events -> entries -------------------------------------------------------------
+
+
+def entry_from_event(event: dict, now: datetime) -> TimelineEntry | None:
+    """The timeline entry an event stands for, or None when it needs none."""
+    rule = RULES.get(event.get("type"))
+    return rule(event, now) if rule else None
+
+
+def _system_entry(event: dict, now: datetime, *, source: str, title: str, body: str,
+                  client_id: str | None, data: dict, deal_id: str | None = None
+                  ) -> TimelineEntry:
+    return TimelineEntry(
+        id=str(uuid.uuid5(_ENTRY_NAMESPACE, str(event["id"]))), type="system",
+        title=title, body=body, occurred_at=parse_time(event.get("time")) or to_utc(now),
+        source=source, author=event.get("actor"), client_id=client_id, deal_id=deal_id,
+        data=data, event_id=str(event["id"]), created_at=to_utc(now))
+
+
+def client_created(event: dict, now: datetime) -> TimelineEntry | None:
+    client = (event.get("data") or {}).get("client") or {}
+    client_id = client.get("id") or event.get("subject")
+    if not client_id:
+        return None
+    name = client.get("name") or EMPTY
+    ico = client.get("ico")
+    body = f"Client {name} was created" + (f" (IČO {ico})." if ico else ".")
+    return _system_entry(event, now, source="clients", title="Client created", body=body,
+                         client_id=client_id,
+                         data={"client": {"id": client_id, "name": client.get("name"),
+                                          "ico": ico}})
+
+
+def client_updated(event: dict, now: datetime) -> TimelineEntry | None:
+    data = event.get("data") or {}
+    client = data.get("client") or {}
+    client_id = client.get("id") or event.get("subject")
+    changes = dict(data.get("changes") or {})
+    if not client_id or not changes:
+        return None
+    if data.get("source") == "ares" and "registry" in changes:
+        registry = (changes.pop("registry") or {}).get("after") or {}
+        if registry.get("status") != "ok":
+            # a failed lookup: the ares.lookup_failed entry says so, once
+            return None if not changes else _client_changed(event, now, client_id, changes,
+                                                            source="ares")
+        body = render_changes(changes) if changes else \
+            "The client's data already matched ARES; nothing changed."
+        return _system_entry(event, now, source="ares", title="Data loaded from ARES",
+                             body=body, client_id=client_id,
+                             data={"changes": changes,
+                                   "fetched_at": registry.get("fetched_at")})
+    return _client_changed(event, now, client_id, changes, source="clients")
+
+
+def _client_changed(event, now, client_id, changes, source) -> TimelineEntry:
+    return _system_entry(event, now, source=source, title="Client updated",
+                         body=render_changes(changes), client_id=client_id,
+                         data={"changes": changes,
+                               "update_source": (event.get("data") or {}).get("source")})
+
+
+def lookup_failed(event: dict, now: datetime) -> TimelineEntry | None:
+    data = event.get("data") or {}
+    client_id = data.get("client_id")
+    if not client_id:
+        return None  # a lookup nobody's timeline asked for
+    ico = data.get("ico") or EMPTY
+    reason = data.get("reason")
+    detail = data.get("detail")
+    stays = "The client stays as entered."
+    if reason == "not_found":
+        title = "IČO not found in ARES"
+        body = f"ARES has no subject with IČO {ico}. {stays}"
+    elif reason == "invalid":
+        title = "ARES refused the IČO"
+        body = f"ARES refused IČO {ico} as invalid" + (f" ({detail})" if detail else "") + \
+            f". {stays}"
+    elif reason == "unavailable":
+        reason_text = f" ({detail})" if detail else ""
+        if data.get("will_retry"):
+            title = "ARES unavailable, will retry"
+            when = data.get("next_attempt_at")
+            body = f"ARES did not answer the lookup of IČO {ico}{reason_text}. " + \
+                (f"Next attempt at {when}." if when else "It will be tried again.")
+        else:
+            title = "ARES unavailable, gave up"
+            body = f"ARES did not answer the lookup of IČO {ico}{reason_text}; " \
+                   f"no more automatic attempts. {stays}"
+        if data.get("attempt"):
+            body += f" (attempt {data['attempt']})"
+    else:
+        title = "ARES lookup failed"
+        body = f"The lookup of IČO {ico} failed" + (f": {detail}" if detail else "") + \
+            f". {stays}"
+    keys = ("ico", "reason", "detail", "will_retry", "next_attempt_at", "attempt")
+    return _system_entry(event, now, source="ares", title=title, body=body,
+                         client_id=client_id, data={k: data.get(k) for k in keys})
+
+
+RULES = {
+    "client.created": client_created,
+    "client.updated": client_updated,
+    "ares.lookup_failed": lookup_failed,
+}
+
+
+# -- typed entries ------------------------------------------------------------------
+
+
+def new_note(*, body: str, client_id: str | None, now: datetime, type: str = "note",
+             title: str | None = None, deal_id: str | None = None,
+             author: str | None = None, occurred_at: datetime | None = None
+             ) -> TimelineEntry:
+    if type not in USER_TYPES:
+        raise ValueError(f"type must be one of {', '.join(USER_TYPES)}")
+    return TimelineEntry(
+        id=str(uuid.uuid4()), type=type, title=(title or "").strip() or TYPE_TITLES[type],
+        body=body, occurred_at=to_utc(occurred_at or now), source=USER_SOURCE,
+        author=author, client_id=client_id, deal_id=deal_id, data={}, event_id=None,
+        created_at=to_utc(now))

@@ -1,0 +1,49 @@
+"""marshmallow at the edge: what callers may send, and the resource they get back."""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from crm_common.fields import UtcDateTime
+
+from .domain import TYPES, USER_TYPES
+
+
+class NoteCreateSchema(Schema):
+    class Meta:
+        unknown = RAISE  # an unknown field is an error, never silently dropped
+
+    client_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    deal_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=36))
+    title = fields.String(allow_none=True, validate=validate.Length(max=255))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    author = fields.String(allow_none=True, validate=validate.Length(max=200))
+    type = fields.String(load_default="note", validate=validate.OneOf(USER_TYPES))
+    occurred_at = fields.DateTime(format="iso", allow_none=True)
+
+    @validates("body")
+    def _body(self, value, **_):
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+
+class TimelineQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    client_id = fields.String(allow_none=True)
+    deal_id = fields.String(allow_none=True)
+    limit = fields.Integer(allow_none=True)
+    cursor = fields.String(allow_none=True)
+    types = fields.List(fields.String(validate=validate.OneOf(TYPES)), allow_none=True)
+
+
+class TimelineEntrySchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    title = fields.String()
+    body = fields.String()
+    occurred_at = UtcDateTime()
+    author = fields.String(allow_none=True)
+    source = fields.String()
+    client_id = fields.String(allow_none=True)
+    deal_id = fields.String(allow_none=True)
+    data = fields.Dict()
+    created_at = UtcDateTime()

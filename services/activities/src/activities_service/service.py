@@ -1,0 +1,41 @@
+"""nameko entrypoints of the activities service: thin, everything else is in handlers."""
+from nameko.rpc import rpc
+
+from crm_common.nameko_glue import Database, handle_event, reliable_event_handler
+
+from . import SERVICE, handlers
+
+CONSUMER = "activities.timeline"
+
+
+class ActivitiesService:
+    name = SERVICE
+    db = Database(SERVICE)
+
+    @rpc
+    def health(self):
+        with self.db() as uow:
+            uow.ping()
+        return {"service": SERVICE, "status": "ok"}
+
+    @rpc
+    def timeline(self, client_id=None, deal_id=None, limit=50, cursor=None, types=None):
+        with self.db() as uow:
+            return handlers.timeline(uow, client_id, deal_id, limit, cursor, types)
+
+    @rpc
+    def add_note(self, payload):
+        with self.db() as uow:
+            return handlers.add_note(uow, payload)
+
+    @reliable_event_handler("clients", "client.created")
+    def on_client_created(self, event):
+        handle_event(handlers.record_event, self.db, CONSUMER, event)
+
+    @reliable_event_handler("clients", "client.updated")
+    def on_client_updated(self, event):
+        handle_event(handlers.record_event, self.db, CONSUMER, event)
+
+    @reliable_event_handler("ares", "ares.lookup_failed")
+    def on_lookup_failed(self, event):
+        handle_event(handlers.record_event, self.db, CONSUMER, event)

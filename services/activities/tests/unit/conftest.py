@@ -1,0 +1,35 @@
+import uuid
+
+import pytest
+
+from activities_service.orm import metadata
+from crm_common import messaging
+from crm_common.db import make_engine, make_session_factory
+from crm_common.events import EventContext
+from crm_common.uow import UnitOfWork
+
+
+@pytest.fixture
+def session_factory(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'activities.db'}")
+    metadata.create_all(engine)
+    messaging.metadata.create_all(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def uow_factory(session_factory):
+    def factory(actor=None):
+        return UnitOfWork(session_factory, "activities", EventContext(actor=actor))
+    return factory
+
+
+@pytest.fixture
+def make_event():
+    def make(event_type, data, time="2026-01-10T10:00:00Z", subject=None, actor=None):
+        return {"specversion": "1.0", "id": str(uuid.uuid4()), "type": event_type,
+                "source": "/crm/" + event_type.split(".")[0], "time": time,
+                "subject": subject, "correlationid": str(uuid.uuid4()), "causationid": None,
+                "actor": actor, "data": data}
+    return make

@@ -1,0 +1,27 @@
+"""Run the fake ARES in the foreground: python -m ares_service.fake --host 127.0.0.1 --port 8099"""
+import argparse
+import os
+
+from .server import ENV_VAR, FakeAres
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ares_service.fake", description="Fake ARES REST API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--recordings", action="append", default=[], metavar="DIR",
+                        help=f"extra directory of recorded JSON bodies (repeatable; also ${ENV_VAR}, {os.pathsep!r}-separated)")
+    args = parser.parse_args(argv)
+    fake = FakeAres(host=args.host, port=args.port, extra_dirs=args.recordings)
+    server = fake._bind()
+    print(fake.url, flush=True)  # after binding, so port 0 prints the real port
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

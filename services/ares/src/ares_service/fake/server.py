@@ -1,0 +1,197 @@
+"""A fake ARES: a real HTTP server answering from recorded ARES responses.
+
+Used by tests and `make run` (ARES_BASE_URL) so nothing hits the ministry's server, which may
+block clients that send many or invalid queries. Only the endpoints the client uses are served.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterable
+
+BASE_PATH = "/ekonomicke-subjekty-v-be/rest"
+RECORDINGS_DIR = Path(__file__).resolve().parent / "recordings"
+ENV_VAR = "FAKE_ARES_RECORDINGS"
+MODES = ("ok", "error500", "hang")
+HANG_SECONDS = 30.0  # longer than any sane read timeout
+
+_ICO_RE = re.compile(r"^\d{8}$")
+_NAME_ICO_RE = re.compile(r"_(\d{8})(?!\d)")
+
+
+def _dump(body: object) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+class _Recordings:
+    """Recorded bodies indexed by IČO. Subject bodies are served byte for byte as recorded."""
+
+    def __init__(self, dirs: Iterable[Path]):
+        self.subjects: dict[str, bytes] = {}  # ico -> EkonomickySubjekt body
+        self.vr: dict[str, bytes] = {}  # ico -> public-register (VR) body
+        self.errors: dict[str, bytes] = {}  # "06".."09" -> error body (built-in recordings)
+        for directory in dirs:
+            for path in sorted(Path(directory).glob("*.json")):
+                self._add(path)
+
+    def _add(self, path: Path) -> None:
+        data = path.read_bytes()
+        try:
+            body = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        prefix = path.name[:2]
+        if prefix in ("06", "07", "08", "09") and "kod" in body:
+            self.errors.setdefault(prefix, data)
+        if isinstance(body.get("zaznamy"), list) and isinstance(body.get("icoId"), str):
+            self.vr[body["icoId"]] = data
+        elif isinstance(body.get("ico"), str):
+            # Index by the body's own IČO and by an "_<ico>" in the file name.
+            self.subjects[body["ico"]] = data
+            match = _NAME_ICO_RE.search(path.name)
+            if match:
+                self.subjects.setdefault(match.group(1), data)
+
+    def error(self, key: str, fallback: dict) -> bytes:
+        return self.errors.get(key) or _dump(fallback)
+
+
+def _recording_dirs(recordings_dir: str | Path | None, extra_dirs: Iterable) -> list[Path]:
+    dirs = [Path(recordings_dir) if recordings_dir else RECORDINGS_DIR]
+    dirs += [Path(d) for d in extra_dirs]
+    dirs += [Path(d) for d in os.environ.get(ENV_VAR, "").split(os.pathsep) if d]
+    return dirs
+
+
+class FakeAres:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, recordings_dir=None, extra_dirs=()):
+        self.host, self.port = host, port
+        self.recordings = _Recordings(_recording_dirs(recordings_dir, extra_dirs))
+        self.requests: list[str] = []
+        self.mode = "ok"
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}{BASE_PATH}"
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.mode = mode
+
+    def _bind(self) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        server.daemon_threads = True
+        server.block_on_close = False  # stop() must not wait for a hanging handler
+        self.port = server.server_address[1]
+        self._stopping.clear()
+        self._server = server
+        return server
+
+    def start(self) -> "FakeAres":
+        server = self._bind()
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-ares", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes handlers in "hang" mode
+        if self._server is not None:
+            if self._thread is not None:
+                self._server.shutdown()
+                self._thread.join(timeout=5)
+            self._server.server_close()
+            self._server = self._thread = None
+
+    def __enter__(self) -> "FakeAres":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes] | None:
+        """Answer one request; None means drop the connection (server stopping while hanging)."""
+        self.requests.append(path)
+        rec = self.recordings
+        not_found = rec.error("06", {"kod": "NENALEZENO", "subKod": "VYSTUP_SUBJEKT_NENALEZEN"})
+        if self.mode == "hang" and self._stopping.wait(HANG_SECONDS):
+            return None
+        if self.mode == "error500":
+            return 500, rec.error("08", {"kod": "OBECNA_CHYBA"})
+
+        route = path.split("?", 1)[0]
+        if not route.startswith(BASE_PATH + "/"):
+            return 404, not_found
+        parts = route[len(BASE_PATH) + 1:].split("/")
+        bad_ico = 400, rec.error("07", {"kod": "CHYBA_VSTUPU", "subKod": "VSTUP_NEVALIDNI_FORMAT_ICO"})
+
+        if method == "POST" and parts == ["ekonomicke-subjekty", "vyhledat"]:
+            return self._search(body, bad_ico)
+        if method == "GET" and len(parts) == 2 and parts[0] in ("ekonomicke-subjekty", "ekonomicke-subjekty-vr"):
+            ico = parts[1]
+            if not _ICO_RE.match(ico):
+                return bad_ico
+            if parts[0] == "ekonomicke-subjekty-vr":
+                return (200, rec.vr[ico]) if ico in rec.vr else (404, rec.error("09", {"kod": "NENALEZENO"}))
+            return (200, rec.subjects[ico]) if ico in rec.subjects else (404, not_found)
+        return 404, not_found
+
+    def _search(self, body: bytes, bad_ico: tuple[int, bytes]) -> tuple[int, bytes]:
+        # ARES answers a body it cannot parse with 500 OBECNA_CHYBA (recording 08).
+        try:
+            query = json.loads(body or b"null")
+        except ValueError:
+            query = None
+        icos = query.get("ico", []) if isinstance(query, dict) else None
+        if not isinstance(icos, list):
+            return 500, self.recordings.error("08", {"kod": "OBECNA_CHYBA"})
+        if not all(isinstance(i, str) and _ICO_RE.match(i) for i in icos):
+            return bad_ico
+        start, count = query.get("start", 0), query.get("pocet", 100)
+        if not isinstance(start, int) or not isinstance(count, int):
+            return bad_ico
+        found = [json.loads(self.recordings.subjects[i]) for i in dict.fromkeys(icos) if i in self.recordings.subjects]
+        return 200, _dump({"pocetCelkem": len(found), "ekonomickeSubjekty": found[start:start + count]})
+
+
+def _handler_for(fake: FakeAres) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "FakeAres/1.0"
+
+        def _serve(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            answer = fake.handle(method, self.path, body)
+            if answer is None:
+                self.close_connection = True
+                return
+            status, payload = answer
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def log_message(self, format: str, *args) -> None:  # keep test output quiet
+            pass
+
+    return Handler

@@ -1,0 +1,67 @@
+"""nameko entrypoints of the ARES service: thin, everything else is in handlers."""
+import os
+from datetime import timedelta
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from crm_common.config import env_float
+from crm_common.nameko_glue import Database, reliable_event_handler
+
+from . import SERVICE, handlers
+from .client import DEFAULT_BASE_URL, AresClient
+from .throttle import Throttle
+
+SETTINGS = handlers.Settings(
+    cache_ttl=timedelta(seconds=env_float("ARES_CACHE_TTL_SECONDS", 24 * 3600)),
+    not_found_ttl=timedelta(seconds=env_float("ARES_NOT_FOUND_TTL_SECONDS", 3600)),
+    retry_base=timedelta(seconds=env_float("ARES_RETRY_BASE_SECONDS", 10)),
+    retry_cap=timedelta(seconds=env_float("ARES_RETRY_CAP_SECONDS", 3600)),
+)
+RETRY_POLL_SECONDS = env_float("ARES_RETRY_POLL_SECONDS", 5)
+
+
+class Registry(DependencyProvider):
+    """One ARES client per process, so the throttle covers every worker."""
+
+    def setup(self):
+        self.client = AresClient(
+            os.environ.get("ARES_BASE_URL") or DEFAULT_BASE_URL,
+            connect_timeout=env_float("ARES_CONNECT_TIMEOUT", 3.05),
+            read_timeout=env_float("ARES_READ_TIMEOUT", 10),
+            throttle=Throttle(rate_per_minute=env_float("ARES_RATE_PER_MINUTE", 300)))
+
+    def stop(self):
+        self.client.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.client
+
+
+class AresService:
+    name = SERVICE
+    db = Database(SERVICE)
+    registry = Registry()
+
+    @rpc
+    def health(self):
+        with self.db() as uow:
+            uow.ping()
+        return {"service": SERVICE, "status": "ok"}
+
+    @rpc
+    def lookup(self, ico):
+        return handlers.lookup(self.db, self.registry, SETTINGS, ico)
+
+    @rpc
+    def refresh(self, client_id, ico):
+        return handlers.refresh(self.db, self.registry, SETTINGS, client_id, ico)
+
+    @reliable_event_handler("clients", "client.created")
+    def on_client_created(self, event):
+        handlers.on_client_created(self.db, self.registry, SETTINGS, event)
+
+    @timer(interval=RETRY_POLL_SECONDS)
+    def retry_due(self):
+        handlers.retry_due(self.db, self.registry, SETTINGS)

@@ -1,0 +1,119 @@
+"""Use cases of the client register. Each runs in one unit of work and stages its events."""
+import base64
+import uuid
+from datetime import datetime, timezone
+
+from marshmallow import ValidationError
+from sqlalchemy import select, tuple_
+
+from crm_common.errors import NotFound, ValidationFailed
+from crm_common.events import parse_time
+
+from .domain import Client, normalize_dic, normalize_ico
+from .orm import clients
+from .schemas import ClientCreateSchema, ClientSchema
+
+_create_schema = ClientCreateSchema()
+_client_schema = ClientSchema()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_resource(client: Client) -> dict:
+    return _client_schema.dump(client)
+
+
+def create_client(uow, payload: dict) -> dict:
+    try:
+        data = _create_schema.load(payload or {})
+    except ValidationError as exc:
+        raise ValidationFailed(exc.messages) from exc
+    moment = now()
+    ico = normalize_ico(data.get("ico"))
+    client = Client(
+        id=str(uuid.uuid4()), kind=data["kind"], name=(data.get("name") or "").strip() or
+        f"IČO {ico}", ico=ico, dic=normalize_dic(data.get("dic")), email=data.get("email"),
+        phone=data.get("phone"), registered_address=data.get("registered_address"),
+        registry_status="pending" if ico else None, registry_source="ares" if ico else None,
+        created_at=moment, updated_at=moment)
+    uow.session.add(client)
+    uow.session.flush()
+    resource = to_resource(client)
+    uow.emit("client.created", client.id, {"client": resource})
+    uow.commit()
+    return resource
+
+
+def get_client(uow, client_id: str) -> dict:
+    client = uow.session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"client {client_id} does not exist")
+    return to_resource(client)
+
+
+def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | None = None
+                 ) -> dict:
+    """Newest first, keyset-paginated: a cursor stays valid while clients are added."""
+    limit = max(1, min(int(limit or 50), 500))
+    query = select(Client).order_by(clients.c.created_at.desc(), clients.c.id.desc())
+    if ico:  # a search, so no check digit test: an IČO typed wrong simply finds nothing
+        digits = str(ico).replace(" ", "")
+        if not digits.isdigit() or len(digits) > 8:
+            raise ValidationFailed({"ico": ["IČO must be up to 8 digits."]})
+        query = query.where(clients.c.ico == digits.zfill(8))
+    if cursor:
+        created, last_id = _decode_cursor(cursor)
+        query = query.where(tuple_(clients.c.created_at, clients.c.id) < (created, last_id))
+    rows = uow.session.scalars(query.limit(limit + 1)).all()
+    items = [to_resource(c) for c in rows[:limit]]
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _encode_cursor(client: Client) -> str:
+    raw = f"{client.created_at.isoformat()}|{client.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str):
+    try:
+        created, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created), last_id
+    except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error
+        raise ValidationFailed({"cursor": ["Not a valid cursor."]}) from exc
+
+
+def _clients_for(uow, data: dict) -> list[Client]:
+    if data.get("client_id"):
+        client = uow.session.get(Client, data["client_id"])
+        return [client] if client else []
+    return list(uow.session.scalars(select(Client).where(clients.c.ico == data.get("ico"))))
+
+
+def apply_registry_data(uow, event: dict) -> None:
+    """On `ares.lookup_succeeded`: take the register's data, emit `client.updated`."""
+    data = event["data"]
+    fetched_at = parse_time(data["fetched_at"])
+    for client in _clients_for(uow, data):
+        if client.ico != data.get("ico"):
+            continue  # the IČO changed since the lookup was asked for
+        changes = client.apply_registry(data["record"], fetched_at, now())
+        _emit_update(uow, client, changes)
+
+
+def registry_lookup_failed(uow, event: dict) -> None:
+    """On `ares.lookup_failed`: the client stays as entered; its registry status says why."""
+    data = event["data"]
+    for client in _clients_for(uow, data):
+        if client.ico == data.get("ico"):
+            _emit_update(uow, client, client.mark_registry(data["reason"], now()))
+
+
+def _emit_update(uow, client: Client, changes: dict) -> None:
+    if not changes:
+        return
+    uow.session.flush()
+    uow.emit("client.updated", client.id, {
+        "client": to_resource(client), "source": "ares", "changes": changes})

@@ -1,0 +1,40 @@
+"""nameko entrypoints of the clients service: thin, everything else is in handlers."""
+from nameko.rpc import rpc
+
+from crm_common.nameko_glue import Database, handle_event, reliable_event_handler
+
+from . import SERVICE, handlers
+
+
+class ClientsService:
+    name = SERVICE
+    db = Database(SERVICE)
+
+    @rpc
+    def health(self):
+        with self.db() as uow:
+            uow.ping()
+        return {"service": SERVICE, "status": "ok"}
+
+    @rpc
+    def create(self, payload):
+        with self.db() as uow:
+            return handlers.create_client(uow, payload)
+
+    @rpc
+    def get(self, client_id):
+        with self.db() as uow:
+            return handlers.get_client(uow, client_id)
+
+    @rpc
+    def list(self, limit=50, cursor=None, ico=None):
+        with self.db() as uow:
+            return handlers.list_clients(uow, limit, cursor, ico)
+
+    @reliable_event_handler("ares", "ares.lookup_succeeded")
+    def on_lookup_succeeded(self, event):
+        handle_event(handlers.apply_registry_data, self.db, "clients.registry", event)
+
+    @reliable_event_handler("ares", "ares.lookup_failed")
+    def on_lookup_failed(self, event):
+        handle_event(handlers.registry_lookup_failed, self.db, "clients.registry", event)

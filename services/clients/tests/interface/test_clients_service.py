@@ -1,0 +1,65 @@
+"""The clients service alone, on a real RabbitMQ and database: RPC in, events out."""
+import pytest
+
+from crm_common.rpc import RemoteError, RpcPool
+from crm_common.testing import (cloud_event, database_env, publish_event, start_stack,
+                                wait_until)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(request, amqp_uri, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"clients-{request.param}")
+    make_pg = request.getfixturevalue("make_postgres_db") if request.param == "postgresql" \
+        else None
+    stack = start_stack(tmp, amqp_uri, database_env(request.param, tmp, make_pg, ["clients"]),
+                        services=["clients"], gateway=False, fake_ares=False)
+    pool = RpcPool(amqp_uri)
+    yield pool
+    pool.close()
+    stack.stop()
+
+
+def test_create_publishes_client_created(service, event_tap, amqp_uri):
+    tap = event_tap([("clients.events", "client.*")])
+    client = service.call("clients", "create", {"payload": {"name": "Superfaktura",
+                                                            "ico": "1569651"}},
+                          context={"correlation_id": "corr-clients-1"})
+    event = tap.wait_for(lambda e: e["subject"] == client["id"])
+    assert event["type"] == "client.created" and event["correlationid"] == "corr-clients-1"
+    assert event["data"]["client"]["ico"] == "01569651"
+
+
+def test_invalid_ico_is_refused_and_nothing_published(service, event_tap):
+    tap = event_tap([("clients.events", "#")])
+    with pytest.raises(RemoteError) as exc:
+        service.call("clients", "create", {"payload": {"name": "X", "ico": "25063678"}})
+    assert exc.value.exc_type == "ValidationFailed" and "ico" in exc.value.args_[0]
+    marker = service.call("clients", "create", {"payload": {"name": "marker"}})
+    tap.wait_for(lambda e: e["subject"] == marker["id"])
+    assert [e["data"]["client"]["name"] for e in tap.of_type("client.created")] == ["marker"]
+
+
+def test_registry_data_is_applied_once(service, event_tap, amqp_uri):
+    tap = event_tap([("clients.events", "client.updated")])
+    client = service.call("clients", "create", {"payload": {"name": "sad", "ico": "25063677"}})
+    event = cloud_event("ares", "ares.lookup_succeeded", "25063677", {
+        "client_id": client["id"], "ico": "25063677", "fetched_at": "2026-01-01T10:00:00Z",
+        "cached": False, "attempt": 1,
+        "record": {"name": "SAD s.r.o.", "dic": "CZ25063677", "vat_payer": True,
+                   "legal_form": "112", "nace": ["471"],
+                   "registered_address": {"street": "Daminěves 35", "city": "Cítov",
+                                          "postal_code": "27704", "country_code": "CZ",
+                                          "text": "Daminěves 35, 27704 Cítov"}}})
+    publish_event(amqp_uri, "ares", event)
+    publish_event(amqp_uri, "ares", event)  # a duplicate delivery
+    updated = tap.wait_for(lambda e: e["subject"] == client["id"])
+    assert updated["causationid"] == event["id"]
+    assert updated["data"]["changes"]["name"]["after"] == "SAD s.r.o."
+    stored = wait_until(lambda: service.call("clients", "get", {"client_id": client["id"]}))
+    assert stored["vat_payer"] is True and stored["registry"]["status"] == "ok"
+    marker = service.call("clients", "create", {"payload": {"name": "m2", "ico": "25063677"}})
+    publish_event(amqp_uri, "ares", cloud_event("ares", "ares.lookup_failed", "25063677", {
+        "client_id": marker["id"], "ico": "25063677", "reason": "unavailable",
+        "detail": "x", "will_retry": True, "attempt": 1, "next_attempt_at": None}))
+    tap.wait_for(lambda e: e["subject"] == marker["id"])
+    assert len([e for e in tap.of_type("client.updated") if e["subject"] == client["id"]]) == 1
