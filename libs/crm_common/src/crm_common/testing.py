@@ -41,19 +41,29 @@ def _rabbitmqctl(*args):
                    stderr=subprocess.PIPE, timeout=60)
 
 
+def create_vhost(prefix: str = "crm-test") -> tuple[str, str | None]:
+    """(amqp uri, vhost) of a fresh vhost; the default vhost when rabbitmqctl is missing."""
+    if shutil.which("rabbitmqctl") is None:
+        return f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/", None
+    vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    return f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/{quote(vhost, safe='')}", vhost
+
+
+def delete_vhost(vhost: str | None) -> None:
+    if vhost:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
 @pytest.fixture(scope="session")
 def amqp_uri():
     """A fresh vhost for this test session, so leftovers of other runs never interfere."""
     if not _port_open(RABBIT_HOST, RABBIT_PORT):
         _unavailable(f"RabbitMQ at {RABBIT_HOST}:{RABBIT_PORT}")
-    if shutil.which("rabbitmqctl") is None:
-        yield f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/"
-        return
-    vhost = f"crm-test-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/{quote(vhost, safe='')}"
-    _rabbitmqctl("delete_vhost", vhost)
+    uri, vhost = create_vhost()
+    yield uri
+    delete_vhost(vhost)
 
 
 @pytest.fixture(scope="session")
