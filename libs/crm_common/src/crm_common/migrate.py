@@ -48,6 +48,46 @@ def run_env(context, service_metadata) -> None:
     engine.dispose()
 
 
+def create_messaging_tables_v1() -> None:
+    """The outbox and inbox tables (version 1), for each service's first migration.
+
+    Frozen here once instead of copied into every service; a later change to them gets a
+    `..._v2` function and a new migration in each service.
+    """
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"))
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=False),
+        sa.Column("subject", sa.String(length=100), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"))
+    op.create_index("ix_outbox_pending", "outbox", ["sent_at", "id"], unique=False)
+
+
+def drop_messaging_tables_v1() -> None:
+    from alembic import op
+
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.drop_table("outbox")
+    op.drop_table("inbox")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("service_dirs", nargs="+", help="e.g. services/clients")

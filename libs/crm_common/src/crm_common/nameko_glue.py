@@ -8,6 +8,7 @@ import os
 from kombu import Queue
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 
 from . import config
 from .amqp import confirmed_connection
@@ -67,6 +68,16 @@ class Database(DependencyProvider):
             return self.uow_class(self.session_factory, self.service, ctx or context,
                                   after_commit=self.relay.wake)
         return unit_of_work
+
+
+class HealthCheck:
+    """Mixin for services with a `db = Database(...)`: the `health` RPC /readyz asks for."""
+
+    @rpc
+    def health(self):
+        with self.db() as uow:
+            uow.ping()
+        return {"service": self.name, "status": "ok"}
 
 
 class ReliableEventHandler(EventHandler):

@@ -18,12 +18,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+# name -> the nameko service class (named, so imported mixins are never taken for services)
 SERVICES = {
-    "clients": "clients_service.service",
-    "deals": "deals_service.service",
-    "activities": "activities_service.service",
-    "ares": "ares_service.service",
-    "importer": "importer_service.service",
+    "clients": "clients_service.service:ClientsService",
+    "deals": "deals_service.service:DealsService",
+    "activities": "activities_service.service:ActivitiesService",
+    "ares": "ares_service.service:AresService",
+    "importer": "importer_service.service:ImporterService",
 }
 
 

@@ -6,7 +6,7 @@ they never look at the database, so they are the same whatever order events arri
 """
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from crm_common.events import parse_time as _parse_time, to_utc
 

@@ -1,13 +1,13 @@
 """Use cases of the timeline. Each runs in one unit of work and stages its events."""
-import base64
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from crm_common.errors import ValidationFailed
+from crm_common.pagination import newest_first
 
-from .domain import TimelineEntry, entry_from_event, new_note, to_utc
+from .domain import TimelineEntry, entry_from_event, new_note
 from .orm import timeline_entries
 from .schemas import NoteCreateSchema, TimelineEntrySchema, TimelineQuerySchema
 
@@ -75,32 +75,15 @@ def timeline(uow, client_id: str | None = None, deal_id: str | None = None,
     client_id, deal_id = query_args.get("client_id"), query_args.get("deal_id")
     if not client_id and not deal_id:
         raise ValidationFailed({"client_id": ["Give client_id or deal_id (or both)."]})
-    limit = max(1, min(query_args.get("limit") or 50, 500))
     columns = timeline_entries.c
-    query = select(TimelineEntry).order_by(columns.occurred_at.desc(), columns.id.desc())
+    query = select(TimelineEntry)
     if client_id:
         query = query.where(columns.client_id == client_id)
     if deal_id:
         query = query.where(columns.deal_id == deal_id)
     if query_args.get("types"):
         query = query.where(columns.type.in_(query_args["types"]))
-    if query_args.get("cursor"):
-        occurred, last_id = _decode_cursor(query_args["cursor"])
-        query = query.where(tuple_(columns.occurred_at, columns.id) < (occurred, last_id))
-    rows = uow.session.scalars(query.limit(limit + 1)).all()
-    items = [to_resource(entry) for entry in rows[:limit]]
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return {"items": items, "next_cursor": next_cursor}
+    return newest_first(uow.session, query, columns.occurred_at, columns.id,
+                        query_args.get("limit"), query_args.get("cursor"), to_resource,
+                        key=lambda entry: (entry.occurred_at, entry.id))
 
-
-def _encode_cursor(entry: TimelineEntry) -> str:
-    raw = f"{to_utc(entry.occurred_at).isoformat()}|{entry.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str):
-    try:
-        occurred, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return to_utc(datetime.fromisoformat(occurred)), last_id
-    except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error
-        raise ValidationFailed({"cursor": ["Not a valid cursor."]}) from exc

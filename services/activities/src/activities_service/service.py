@@ -1,22 +1,16 @@
 """nameko entrypoints of the activities service: thin, everything else is in handlers."""
 from nameko.rpc import rpc
 
-from crm_common.nameko_glue import Database, handle_event, reliable_event_handler
+from crm_common.nameko_glue import Database, HealthCheck, handle_event, reliable_event_handler
 
 from . import SERVICE, handlers
 
 CONSUMER = "activities.timeline"
 
 
-class ActivitiesService:
+class ActivitiesService(HealthCheck):
     name = SERVICE
     db = Database(SERVICE)
-
-    @rpc
-    def health(self):
-        with self.db() as uow:
-            uow.ping()
-        return {"service": SERVICE, "status": "ok"}
 
     @rpc
     def timeline(self, client_id=None, deal_id=None, limit=50, cursor=None, types=None):

@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, select, update
 from crm_common.events import EventContext, rfc3339, to_utc
 from crm_common.errors import ValidationFailed
 
-from .client import FOUND, INVALID, NOT_FOUND, UNAVAILABLE, LookupResult, is_valid_ico, \
+from .client import FOUND, NOT_FOUND, UNAVAILABLE, LookupResult, is_valid_ico, \
     normalize_ico
 from .orm import lookup_cache, refresh_queue
 

@@ -7,7 +7,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from crm_common.config import env_float
-from crm_common.nameko_glue import Database, reliable_event_handler
+from crm_common.nameko_glue import Database, HealthCheck, reliable_event_handler
 
 from . import SERVICE, handlers
 from .client import DEFAULT_BASE_URL, AresClient
@@ -39,16 +39,10 @@ class Registry(DependencyProvider):
         return self.client
 
 
-class AresService:
+class AresService(HealthCheck):
     name = SERVICE
     db = Database(SERVICE)
     registry = Registry()
-
-    @rpc
-    def health(self):
-        with self.db() as uow:
-            uow.ping()
-        return {"service": SERVICE, "status": "ok"}
 
     @rpc
     def lookup(self, ico):

@@ -1,13 +1,13 @@
 """Use cases of the client register. Each runs in one unit of work and stages its events."""
-import base64
 import uuid
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from crm_common.errors import NotFound, ValidationFailed
 from crm_common.events import parse_time
+from crm_common.pagination import newest_first
 
 from .domain import Client, normalize_dic, normalize_ico
 from .orm import clients
@@ -56,33 +56,14 @@ def get_client(uow, client_id: str) -> dict:
 def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | None = None
                  ) -> dict:
     """Newest first, keyset-paginated: a cursor stays valid while clients are added."""
-    limit = max(1, min(int(limit or 50), 500))
-    query = select(Client).order_by(clients.c.created_at.desc(), clients.c.id.desc())
+    query = select(Client)
     if ico:  # a search, so no check digit test: an IČO typed wrong simply finds nothing
         digits = str(ico).replace(" ", "")
         if not digits.isdigit() or len(digits) > 8:
             raise ValidationFailed({"ico": ["IČO must be up to 8 digits."]})
         query = query.where(clients.c.ico == digits.zfill(8))
-    if cursor:
-        created, last_id = _decode_cursor(cursor)
-        query = query.where(tuple_(clients.c.created_at, clients.c.id) < (created, last_id))
-    rows = uow.session.scalars(query.limit(limit + 1)).all()
-    items = [to_resource(c) for c in rows[:limit]]
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return {"items": items, "next_cursor": next_cursor}
-
-
-def _encode_cursor(client: Client) -> str:
-    raw = f"{client.created_at.isoformat()}|{client.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str):
-    try:
-        created, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(created), last_id
-    except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error
-        raise ValidationFailed({"cursor": ["Not a valid cursor."]}) from exc
+    return newest_first(uow.session, query, clients.c.created_at, clients.c.id, limit, cursor,
+                        to_resource, key=lambda client: (client.created_at, client.id))
 
 
 def _clients_for(uow, data: dict) -> list[Client]:

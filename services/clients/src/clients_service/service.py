@@ -1,20 +1,14 @@
 """nameko entrypoints of the clients service: thin, everything else is in handlers."""
 from nameko.rpc import rpc
 
-from crm_common.nameko_glue import Database, handle_event, reliable_event_handler
+from crm_common.nameko_glue import Database, HealthCheck, handle_event, reliable_event_handler
 
 from . import SERVICE, handlers
 
 
-class ClientsService:
+class ClientsService(HealthCheck):
     name = SERVICE
     db = Database(SERVICE)
-
-    @rpc
-    def health(self):
-        with self.db() as uow:
-            uow.ping()
-        return {"service": SERVICE, "status": "ok"}
 
     @rpc
     def create(self, payload):

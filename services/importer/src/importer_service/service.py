@@ -1,17 +1,10 @@
 """nameko entrypoints of the importer service (a running service with health; its issue builds the rest)."""
-from nameko.rpc import rpc
 
-from crm_common.nameko_glue import Database
+from crm_common.nameko_glue import Database, HealthCheck
 
 from . import SERVICE
 
 
-class ImporterService:
+class ImporterService(HealthCheck):
     name = SERVICE
     db = Database(SERVICE)
-
-    @rpc
-    def health(self):
-        with self.db() as uow:
-            uow.ping()
-        return {"service": SERVICE, "status": "ok"}
