@@ -92,7 +92,9 @@ def _system_entry(event: dict, now: datetime, *, source: str, title: str, body: 
     return TimelineEntry(
         id=str(uuid.uuid5(_ENTRY_NAMESPACE, str(event["id"]))), type="system",
         title=title, body=body, occurred_at=parse_time(event.get("time")) or to_utc(now),
-        source=source, author=event.get("actor"), client_id=client_id, deal_id=deal_id,
+        # what the register did is not the work of the user whose request started it
+        source=source, author="system:ares" if source == "ares" else event.get("actor"),
+        client_id=client_id, deal_id=deal_id,
         data=data, event_id=str(event["id"]), created_at=to_utc(now))
 
 
