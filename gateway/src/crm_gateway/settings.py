@@ -24,7 +24,7 @@ def load(overrides: dict | None = None) -> dict:
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": os.environ.get("OPENAPI_SWAGGER_UI_URL")
-        or "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        or "/api/docs/assets/",  # served by ui.py from the swagger-ui-bundle package
         "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": True},
         "API_SPEC_OPTIONS": {
             "security": [{"bearerAuth": []}],
@@ -32,6 +32,8 @@ def load(overrides: dict | None = None) -> dict:
                                     "application/problem+json."},
         },
         "JSON_SORT_KEYS": False,
+        # a JSON API: larger bodies are refused (413 problem+json) before they are read
+        "MAX_CONTENT_LENGTH": int(env_float("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)),
     }
     settings.update(overrides or {})
     return settings

@@ -4,8 +4,6 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-23 14:58:13.381784
 """
-from alembic import op
-import sqlalchemy as sa
 
 from crm_common.migrate import create_messaging_tables_v1, drop_messaging_tables_v1
 
