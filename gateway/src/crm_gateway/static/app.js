@@ -1,9 +1,12 @@
 // CRM UI: the token lives in localStorage; every call goes to /api/v1 with it.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const LABELS = { kind: "Druh", ico: "IČO", dic: "DIČ", legal_form_name: "Právní forma",
-  email: "E-mail", phone: "Telefon", address: "Sídlo", registry: "Registr (ARES)",
-  created_at: "Vytvořen", updated_at: "Změněn" };
+const LABELS = { kind: "Druh", ico: "IČO", dic: "DIČ", vat_payer: "Plátce DPH",
+  legal_form_name: "Právní forma", nace: "CZ-NACE", email: "E-mail", phone: "Telefon",
+  address: "Sídlo", registry: "Registr (ARES)", created_at: "Vytvořen", updated_at: "Změněn" };
+const KINDS = { company: "firma", person: "osoba" };
+const REGISTRY = { pending: "načítá se", ok: "načteno", not_found: "IČO v ARES nenalezeno",
+  invalid: "ARES IČO odmítl", unavailable: "ARES nedostupný, zkusí se znovu" };
 const TYPES = { note: "Poznámka", meeting: "Schůzka", call: "Telefonát", email: "E-mail",
   task: "Úkol", system: "Systém" };
 let nextCursor = null;
@@ -59,8 +62,13 @@ async function showClient(id) {
     current = client;
     $("card").hidden = false;
     $("card-name").textContent = client.name;
-    const values = { ...client, address: client.registered_address && client.registered_address.text,
-      registry: client.registry && client.registry.status,
+    const registry = client.registry;
+    const values = { ...client, kind: KINDS[client.kind] || client.kind,
+      vat_payer: client.vat_payer === null ? null : (client.vat_payer ? "ano" : "ne"),
+      nace: (client.nace || []).join(", "),
+      address: client.registered_address && client.registered_address.text,
+      registry: registry && (REGISTRY[registry.status] || registry.status) +
+        (registry.fetched_at ? ` (${when(registry.fetched_at)})` : ""),
       created_at: when(client.created_at), updated_at: when(client.updated_at) };
     $("card-data").replaceChildren();
     for (const [key, label] of Object.entries(LABELS)) {

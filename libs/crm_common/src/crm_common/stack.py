@@ -47,7 +47,7 @@ class Stack:
                  services=tuple(SERVICES), gateway: bool = True, fake_ares: bool = False,
                  gateway_port: int | None = None, root: Path | None = None):
         self.root = root or repo_root()
-        self.var = Path(var_dir or self.root / "var")
+        self.var = Path(var_dir or os.environ.get("CRM_VAR_DIR") or self.root / "var")
         self.logs = self.var / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ, **(env or {}))
@@ -168,6 +168,14 @@ class Stack:
             self.stop_service(name)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _pidfile(var: Path) -> Path:
     return var / "stack.json"
 
@@ -184,12 +192,19 @@ def main(argv=None):
         if not pidfile.exists():
             print("nothing is running (no var/stack.json)")
             return
-        for name, pid in json.loads(pidfile.read_text()).items():
+        pids = json.loads(pidfile.read_text())
+        for pid in pids.values():
             try:
-                os.killpg(pid, signal.SIGTERM)
-                print(f"stopped {name} ({pid})")
+                os.killpg(pid, signal.SIGTERM)  # nameko finishes the workers it runs
             except ProcessLookupError:
                 pass
+        deadline = time.monotonic() + 20
+        for name, pid in pids.items():
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+            print(f"stopped {name} ({pid})")
         pidfile.unlink()
         return
     try:
