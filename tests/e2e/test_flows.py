@@ -122,6 +122,17 @@ def test_ares_unreachable_is_retried_not_dropped(system):
     assert titles.count("ARES unavailable, will retry") == 1
 
 
+def test_a_retried_post_with_an_idempotency_key_creates_one_client(system):
+    headers = {"Idempotency-Key": "e2e-retry-1"}
+    first = system.api.post("/api/v1/clients", json={"name": "Opakovaná"}, headers=headers)
+    again = system.api.post("/api/v1/clients", json={"name": "Opakovaná"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    reused = system.api.post("/api/v1/clients", json={"name": "Jiná"}, headers=headers)
+    assert reused.status_code == 422
+    assert reused.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
 def test_notes_join_the_timeline(system):
     created = system.api.post("/api/v1/clients", json={"name": "Poznámková s.r.o."}).json()
     response = system.api.post(f"/api/v1/clients/{created['id']}/notes",

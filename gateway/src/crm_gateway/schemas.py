@@ -62,10 +62,14 @@ class ClientSchema(Schema):
     ico = fields.String(allow_none=True)
     dic = fields.String(allow_none=True)
     vat_payer = fields.Boolean(allow_none=True)
+    vat_group_dic = fields.String(allow_none=True, metadata={
+        "description": "DIČ of the VAT group the client belongs to (from ARES)"})
     legal_form = fields.String(allow_none=True)
     legal_form_name = fields.String(allow_none=True)
     nace = fields.List(fields.String())
     registered_address = fields.Nested(AddressSchema, allow_none=True)
+    dissolved_on = fields.String(allow_none=True, metadata={
+        "format": "date", "description": "when the register says the subject ceased to exist"})
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     registry = fields.Nested(RegistrySchema, allow_none=True)

@@ -70,6 +70,30 @@ def test_broker_unreachable_after_commit_delays_but_never_loses(engine, amqp_uri
     proxy.down()
 
 
+def test_a_silent_broker_neither_stalls_the_relay_nor_the_service(engine, amqp_uri, event_tap):
+    """Half-open connection (packets dropped, nothing closed): the relay gives up after its
+    publish timeout, and the service keeps committing meanwhile."""
+    tap = event_tap([(f"{SERVICE}.events", "#")])
+    proxy = TcpProxy().up()
+    relay = OutboxRelay(engine, SERVICE, proxy.uri(amqp_uri), publish_timeout=1)
+    _commit_events(engine)
+    assert relay.drain() == 1
+    proxy.stalled.set()
+    [stuck] = _commit_events(engine)
+    worker = threading.Thread(target=relay.drain)
+    worker.start()
+    more = _commit_events(engine, count=2)  # the database is not held by the relay
+    worker.join(30)
+    assert not worker.is_alive() and not relay.broker_ok
+    proxy.down()
+    proxy.stalled.clear()
+    proxy.up()
+    assert relay.drain() == 3
+    for event in [stuck, *more]:
+        tap.wait_for(lambda e, i=event["id"]: e["id"] == i)
+    proxy.down()
+
+
 def test_relay_loop_is_woken_by_commit_and_survives_an_outage(engine, amqp_uri, event_tap):
     tap = event_tap([(f"{SERVICE}.events", "#")])
     proxy = TcpProxy().up()

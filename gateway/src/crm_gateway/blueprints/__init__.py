@@ -3,6 +3,7 @@ import json
 from urllib.parse import urlencode
 
 from flask import request
+from werkzeug.exceptions import BadRequest
 
 
 def next_link(next_cursor: str | None, **params) -> dict:
@@ -28,3 +29,20 @@ def require_json():
     except ValueError:
         return problem(400, "The request body is not valid JSON.")
     return None
+
+
+IDEMPOTENCY_HEADER = {"in": "header", "name": "Idempotency-Key", "required": False,
+                      "schema": {"type": "string", "maxLength": 200},
+                      "description": "Send the same key again (e.g. after a timeout) and get "
+                                     "the first answer back instead of a second record."}
+
+
+def idempotency_key() -> dict:
+    """`{"idempotency_key": ...}` for the RPC when the request carries the header."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return {}
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise BadRequest("Idempotency-Key must be 1 to 200 characters.")
+    return {"idempotency_key": key}

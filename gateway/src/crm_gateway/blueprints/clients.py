@@ -9,7 +9,7 @@ from ..auth import current_principal
 from ..schemas import (ClientCreateSchema, ClientListQuerySchema, ClientPageSchema,
                        ClientSchema, NoteCreateSchema, TimelineEntrySchema,
                        TimelinePageSchema, TimelineQuerySchema)
-from . import next_link, require_json
+from . import IDEMPOTENCY_HEADER, idempotency_key, next_link, require_json
 
 blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients",
                 description="Clients (companies and people) and their timelines")
@@ -47,9 +47,10 @@ def list_clients(query):
 @blp.arguments(ClientCreateSchema)
 @blp.response(201, ClientSchema, headers={"Location": {"schema": {"type": "string"}}})
 @errors(400, 415, 422)
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def create_client(payload):
     """Create a client; with an IČO its data is then loaded from ARES"""
-    client = rpc.call("clients", "create", payload=payload)
+    client = rpc.call("clients", "create", payload=payload, **idempotency_key())
     return client, 201, {"Location": url_for(".get_client", client_id=client["id"])}
 
 
@@ -82,10 +83,11 @@ def client_timeline(query, client_id):
 @blp.arguments(NoteCreateSchema)
 @blp.response(201, TimelineEntrySchema)
 @errors(400, 404, 415, 422)
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def add_note(note, client_id):
     """Write a note, meeting minutes, a call or an e-mail into the client's timeline"""
     rpc.call("clients", "get", client_id=client_id)  # NotFound -> 404
     payload = dict(note, client_id=client_id, author=current_principal().actor)
     if payload.get("occurred_at") is not None:
         payload["occurred_at"] = payload["occurred_at"].isoformat()
-    return rpc.call("activities", "add_note", payload=payload), 201
+    return rpc.call("activities", "add_note", payload=payload, **idempotency_key()), 201

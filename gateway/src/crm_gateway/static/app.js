@@ -2,6 +2,7 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const LABELS = { kind: "Druh", ico: "IČO", dic: "DIČ", vat_payer: "Plátce DPH",
+  vat_group_dic: "DIČ skupiny DPH", dissolved_on: "Zaniklý dne",
   legal_form_name: "Právní forma", nace: "CZ-NACE", email: "E-mail", phone: "Telefon",
   address: "Sídlo", registry: "Registr (ARES)", created_at: "Vytvořen", updated_at: "Změněn" };
 const KINDS = { company: "firma", person: "osoba" };

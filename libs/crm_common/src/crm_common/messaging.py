@@ -26,3 +26,15 @@ inbox = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
 )
+
+# Idempotency-Key of writes: the first answer is kept and given again to a retry
+# (e.g. after a timeout), so a retried POST never creates a second record.
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("scope", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("scope", "key", name="pk_idempotency_keys"),
+)

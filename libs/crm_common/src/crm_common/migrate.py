@@ -49,7 +49,8 @@ def run_env(context, service_metadata) -> None:
 
 
 def create_messaging_tables_v1() -> None:
-    """The outbox and inbox tables (version 1), for each service's first migration.
+    """The outbox, inbox and idempotency-key tables (version 1), for each service's first
+    migration.
 
     Frozen here once instead of copied into every service; a later change to them gets a
     `..._v2` function and a new migration in each service.
@@ -78,11 +79,20 @@ def create_messaging_tables_v1() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("event_id"))
     op.create_index("ix_outbox_pending", "outbox", ["sent_at", "id"], unique=False)
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("scope", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("response", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("scope", "key", name="pk_idempotency_keys"))
 
 
 def drop_messaging_tables_v1() -> None:
     from alembic import op
 
+    op.drop_table("idempotency_keys")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("inbox")

@@ -20,12 +20,15 @@ log = logging.getLogger(__name__)
 
 class OutboxRelay:
     def __init__(self, engine: Engine, service: str, amqp_uri: str, batch_size: int = 200,
-                 sweep_interval: float = 2.0):
+                 sweep_interval: float = 2.0, publish_timeout: float = 10.0):
         self.engine = engine
         self.service = service
         self.amqp_uri = amqp_uri
         self.batch_size = batch_size
         self.sweep_interval = sweep_interval
+        # a half-open connection must not stall the relay for the kernel's TCP timeout
+        self.publish_timeout = publish_timeout
+        self._last_error = None
         self.exchange = events_exchange(service)
         self._connection = None
         self._producer = None
@@ -52,35 +55,65 @@ class OutboxRelay:
 
     def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many went out."""
+        if self.engine.dialect.name == "sqlite":
+            return self._publish_unlocked()
+        return self._publish_locked()
+
+    def _publish_locked(self) -> int:
+        # PostgreSQL: the rows stay locked while they are published, so another replica's
+        # relay skips them (SKIP LOCKED) instead of publishing them twice. Row locks do
+        # not block the service's other writers.
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(outbox.c.id, outbox.c.event_type, outbox.c.event_id, outbox.c.payload)
-                .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
-                .limit(self.batch_size).with_for_update(skip_locked=True)).all()
-            if not rows:
-                return 0
-            sent = []
-            self.broker_ok = True
-            try:
-                producer = self._ensure_producer()
-                for row in rows:
-                    producer.publish(
-                        row.payload, exchange=self.exchange, routing_key=row.event_type,
-                        content_type="application/json", content_encoding="utf-8",
-                        delivery_mode=2, message_id=row.event_id, retry=False)
-                    sent.append(row.id)
-            except Exception as exc:  # broker down or refused: keep the rest for later
-                self._drop_connection()
-                self.broker_ok = False
-                log.warning("outbox: broker unavailable after %d of %d events: %s",
-                            len(sent), len(rows), exc)
-                failed = [r.id for r in rows if r.id not in sent]
-                conn.execute(update(outbox).where(outbox.c.id.in_(failed)).values(
-                    attempts=outbox.c.attempts + 1, last_error=str(exc)[:500]))
-            if sent:
-                conn.execute(update(outbox).where(outbox.c.id.in_(sent))
-                             .values(sent_at=utcnow()))
+            rows = conn.execute(self._pending().with_for_update(skip_locked=True)).all()
+            sent = self._publish(rows)
+            self._record(conn, rows, sent)
             return len(sent)
+
+    def _publish_unlocked(self) -> int:
+        # SQLite: one writer per database and one relay per process, so nothing to lock
+        # against; never hold the database (one connection per process) during network I/O.
+        with self.engine.begin() as conn:
+            rows = conn.execute(self._pending()).all()
+        sent = self._publish(rows)
+        with self.engine.begin() as conn:
+            self._record(conn, rows, sent)
+        return len(sent)
+
+    def _pending(self):
+        return (select(outbox.c.id, outbox.c.event_type, outbox.c.event_id, outbox.c.payload)
+                .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
+                .limit(self.batch_size))
+
+    def _publish(self, rows) -> list[int]:
+        """Publish in order until the broker refuses; returns the ids it confirmed."""
+        sent = []
+        if not rows:
+            return sent
+        self.broker_ok = True
+        try:
+            producer = self._ensure_producer()
+            for row in rows:
+                producer.publish(
+                    row.payload, exchange=self.exchange, routing_key=row.event_type,
+                    content_type="application/json", content_encoding="utf-8",
+                    delivery_mode=2, message_id=row.event_id, retry=False,
+                    timeout=self.publish_timeout, confirm_timeout=self.publish_timeout)
+                sent.append(row.id)
+        except Exception as exc:  # broker down, refused or silent: keep the rest for later
+            self._drop_connection()
+            self.broker_ok = False
+            log.warning("outbox: broker unavailable after %d of %d events: %s",
+                        len(sent), len(rows), exc)
+            self._last_error = str(exc)[:500]
+        return sent
+
+    def _record(self, conn, rows, sent: list[int]) -> None:
+        if sent:
+            conn.execute(update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=utcnow()))
+        failed = [row.id for row in rows if row.id not in set(sent)]
+        if failed:
+            conn.execute(update(outbox).where(outbox.c.id.in_(failed)).values(
+                attempts=outbox.c.attempts + 1, last_error=self._last_error))
 
     def drain(self) -> int:
         """Publish until nothing is pending or the broker refuses."""

@@ -232,6 +232,7 @@ class TcpProxy:
         self._sockets: list[socket.socket] = []
         self._listener = None
         self._lock = threading.Lock()
+        self.stalled = threading.Event()  # set: bytes are swallowed, connections stay open
 
     def up(self):
         listener = socket.socket()
@@ -282,11 +283,11 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source, sink):
+    def _pipe(self, source, sink):
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if not self.stalled.is_set():  # a half-open peer: nothing gets through
+                    sink.sendall(data)
         except OSError:
             pass
         finally:

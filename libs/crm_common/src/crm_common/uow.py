@@ -1,12 +1,15 @@
 """Unit of work: one transaction holding the state change, its outbox rows and its inbox row."""
+import hashlib
 import json
 from typing import Callable
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .errors import ValidationFailed
 from .events import EventContext, make_event, utcnow
-from .messaging import inbox, outbox
+from .messaging import idempotency_keys, inbox, outbox
 
 
 class UnitOfWork:
@@ -57,6 +60,39 @@ class UnitOfWork:
             processed_at=utcnow()))
         return False
 
+    def replay(self, scope: str, key: str | None, request: dict) -> dict | None:
+        """The answer already given to this Idempotency-Key, or None to go ahead."""
+        if not key:
+            return None
+        row = self.session.execute(select(idempotency_keys).where(
+            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)).first()
+        if row is None:
+            return None
+        if row.fingerprint != _fingerprint(request):
+            raise ValidationFailed({"Idempotency-Key": [
+                "This key was already used with a different request."]})
+        return json.loads(row.response)
+
+    def commit_once(self, scope: str, key: str | None, request: dict, response: dict) -> dict:
+        """Commit, keeping `response` for retries with the same key; when a concurrent
+        request with that key won, roll back and give its answer instead."""
+        if not key:
+            self.commit()
+            return response
+        try:
+            self.session.execute(insert(idempotency_keys).values(
+                scope=scope, key=key, fingerprint=_fingerprint(request),
+                response=json.dumps(response, ensure_ascii=False), created_at=utcnow()))
+            self.commit()
+        except IntegrityError:
+            self.rollback()  # the other request's record stands; this one's is dropped
+            self.emitted = []
+            replayed = self.replay(scope, key, request)
+            if replayed is None:
+                raise
+            return replayed
+        return response
+
     def ping(self):
         self.session.execute(text("SELECT 1"))
 
@@ -68,3 +104,7 @@ class UnitOfWork:
     def rollback(self):
         if self.session is not None:
             self.session.rollback()
+
+
+def _fingerprint(request: dict) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()

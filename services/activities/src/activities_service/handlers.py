@@ -24,8 +24,12 @@ def to_resource(entry: TimelineEntry) -> dict:
     return _entry_schema.dump(entry)
 
 
-def add_note(uow, payload: dict) -> dict:
+def add_note(uow, payload: dict, idempotency_key: str | None = None) -> dict:
     """A note, meeting, call or e-mail typed by a user; emits `activity.created`."""
+    scope = f"activities.add_note:{uow.context.actor}"
+    replayed = uow.replay(scope, idempotency_key, payload)
+    if replayed is not None:
+        return replayed
     try:
         data = _note_schema.load(payload or {})
     except ValidationError as exc:
@@ -38,8 +42,7 @@ def add_note(uow, payload: dict) -> dict:
     uow.session.flush()
     resource = to_resource(entry)
     uow.emit("activity.created", entry.id, {"activity": resource})
-    uow.commit()
-    return resource
+    return uow.commit_once(scope, idempotency_key, payload, resource)
 
 
 def record_event(uow, event: dict) -> None:

@@ -18,9 +18,9 @@ class ActivitiesService(HealthCheck):
             return handlers.timeline(uow, client_id, deal_id, limit, cursor, types)
 
     @rpc
-    def add_note(self, payload):
+    def add_note(self, payload, idempotency_key=None):
         with self.db() as uow:
-            return handlers.add_note(uow, payload)
+            return handlers.add_note(uow, payload, idempotency_key)
 
     @reliable_event_handler("clients", "client.created")
     def on_client_created(self, event):

@@ -24,7 +24,9 @@ class Settings:
     not_found_ttl: timedelta = timedelta(hours=1)
     retry_base: timedelta = timedelta(seconds=10)
     retry_cap: timedelta = timedelta(hours=1)
-    lease: timedelta = timedelta(minutes=2)  # a claimed retry is not taken by another replica
+    # a claimed retry is not taken by another replica: the lease covers a whole claimed
+    # batch even when every lookup runs into the read timeout
+    lease: timedelta = timedelta(minutes=5)
 
     def backoff(self, attempt: int) -> timedelta:
         return min(self.retry_base * (3 ** max(attempt - 1, 0)), self.retry_cap)
@@ -128,7 +130,7 @@ def _schedule_retry(uow, ico, client_id, attempt, next_at, error):
             correlation_id=uow.context.correlation_id, **values))
 
 
-def retry_due(uow_factory, ares, settings: Settings, limit: int = 20) -> int:
+def retry_due(uow_factory, ares, settings: Settings, limit: int = 5) -> int:
     """Retry lookups whose ARES call failed; returns how many were tried."""
     now = utcnow()
     with uow_factory() as uow:

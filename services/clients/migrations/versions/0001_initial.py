@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 14:55:39.600805
+Create Date: 2026-11-23 15:25:09.826953
 """
 from alembic import op
 import sqlalchemy as sa
@@ -25,15 +25,18 @@ def upgrade():
     sa.Column('ico', sa.String(length=8), nullable=True),
     sa.Column('dic', sa.String(length=14), nullable=True),
     sa.Column('vat_payer', sa.Boolean(), nullable=True),
+    sa.Column('vat_group_dic', sa.String(length=14), nullable=True),
     sa.Column('legal_form', sa.String(length=3), nullable=True),
     sa.Column('legal_form_name', sa.String(length=120), nullable=True),
     sa.Column('nace', sa.JSON(), nullable=False),
     sa.Column('registered_address', sa.JSON(), nullable=True),
+    sa.Column('dissolved_on', sa.String(length=10), nullable=True),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.Column('registry_source', sa.String(length=20), nullable=True),
     sa.Column('registry_fetched_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('registry_status', sa.String(length=20), nullable=True),
+    sa.Column('registry_checked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),

@@ -10,8 +10,8 @@ from crm_common.events import rfc3339, to_utc
 
 KINDS = ("company", "person")
 # Fields the business register is the authority for.
-REGISTRY_FIELDS = ("name", "dic", "vat_payer", "legal_form", "legal_form_name", "nace",
-                   "registered_address")
+REGISTRY_FIELDS = ("name", "dic", "vat_payer", "vat_group_dic", "legal_form",
+                   "legal_form_name", "nace", "registered_address", "dissolved_on")
 
 
 class InvalidValue(ValueError):
@@ -55,15 +55,20 @@ class Client:
     ico: str | None = None
     dic: str | None = None
     vat_payer: bool | None = None
+    vat_group_dic: str | None = None
     legal_form: str | None = None
     legal_form_name: str | None = None
     nace: list = field(default_factory=list)
     registered_address: dict | None = None
+    dissolved_on: str | None = None
     email: str | None = None
     phone: str | None = None
     registry_source: str | None = None
     registry_fetched_at: datetime | None = None
     registry_status: str | None = None
+    # when the register last answered for this client (lookup time): older answers
+    # delivered late are ignored, whatever they say
+    registry_checked_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
@@ -71,18 +76,15 @@ class Client:
     def apply_registry(self, record: dict, fetched_at: datetime, now: datetime) -> dict:
         """Take the register's data; returns {field: {before, after}} of what changed.
 
-        A lookup older than the data already applied is ignored, so lookups delivered
-        out of order never roll a client back.
+        What the register leaves out (no DIČ, no address) keeps what the user entered:
+        absence in ARES is no proof. An answer older than the last one applied is ignored.
         """
-        if self.registry_fetched_at and to_utc(self.registry_fetched_at) >= fetched_at \
-                and self.registry_status == "ok":
+        if self._outdated(fetched_at):
             return {}
         changes = {}
         for name in REGISTRY_FIELDS:
-            if name not in record:
-                continue
-            after = record[name]
-            if name == "name" and not after:
+            after = record.get(name)
+            if _absent(after) and name not in ("vat_payer", "dissolved_on"):
                 continue
             before = getattr(self, name)
             if before != after:
@@ -91,19 +93,27 @@ class Client:
         registry_before = self.registry
         self.registry_source, self.registry_fetched_at, self.registry_status = \
             "ares", fetched_at, "ok"
+        self.registry_checked_at = fetched_at
         changes["registry"] = {"before": registry_before, "after": self.registry}
         self._touch(now)
         return changes
 
-    def mark_registry(self, status: str, now: datetime) -> dict:
+    def mark_registry(self, status: str, checked_at: datetime, now: datetime) -> dict:
         """Record a failed lookup; the data stays as entered."""
+        if self._outdated(checked_at):
+            return {}
+        self.registry_checked_at = checked_at
         if self.registry_status == status or (self.registry_status == "ok" and
                                               status == "unavailable"):
-            return {}
+            return {}  # an outage does not make loaded data any less true
         before = self.registry
         self.registry_source, self.registry_status = "ares", status
         self._touch(now)
         return {"registry": {"before": before, "after": self.registry}}
+
+    def _outdated(self, answered_at: datetime) -> bool:
+        return self.registry_checked_at is not None and \
+            to_utc(self.registry_checked_at) > to_utc(answered_at)
 
     @property
     def registry(self) -> dict | None:
@@ -117,3 +127,9 @@ class Client:
         self.updated_at = now
         self.version += 1
 
+
+
+def _absent(value) -> bool:
+    if isinstance(value, dict):
+        return not any(value.values())
+    return value is None or value == "" or value == []

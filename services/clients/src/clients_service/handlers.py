@@ -25,7 +25,11 @@ def to_resource(client: Client) -> dict:
     return _client_schema.dump(client)
 
 
-def create_client(uow, payload: dict) -> dict:
+def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dict:
+    scope = f"clients.create:{uow.context.actor}"  # keys are the caller's own
+    replayed = uow.replay(scope, idempotency_key, payload)
+    if replayed is not None:
+        return replayed
     try:
         data = _create_schema.load(payload or {})
     except ValidationError as exc:
@@ -42,8 +46,7 @@ def create_client(uow, payload: dict) -> dict:
     uow.session.flush()
     resource = to_resource(client)
     uow.emit("client.created", client.id, {"client": resource})
-    uow.commit()
-    return resource
+    return uow.commit_once(scope, idempotency_key, payload, resource)
 
 
 def get_client(uow, client_id: str) -> dict:
@@ -89,7 +92,8 @@ def registry_lookup_failed(uow, event: dict) -> None:
     data = event["data"]
     for client in _clients_for(uow, data):
         if client.ico == data.get("ico"):
-            _emit_update(uow, client, client.mark_registry(data["reason"], now()))
+            checked_at = parse_time(event.get("time")) if event.get("time") else now()
+            _emit_update(uow, client, client.mark_registry(data["reason"], checked_at, now()))
 
 
 def _emit_update(uow, client: Client, changes: dict) -> None:

@@ -11,9 +11,9 @@ class ClientsService(HealthCheck):
     db = Database(SERVICE)
 
     @rpc
-    def create(self, payload):
+    def create(self, payload, idempotency_key=None):
         with self.db() as uow:
-            return handlers.create_client(uow, payload)
+            return handlers.create_client(uow, payload, idempotency_key)
 
     @rpc
     def get(self, client_id):

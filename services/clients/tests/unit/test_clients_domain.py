@@ -47,7 +47,7 @@ def test_registry_data_is_applied_with_before_and_after():
     assert changes["name"] == {"before": "Superfaktura", "after": "SAD s.r.o."}
     assert changes["vat_payer"] == {"before": None, "after": True}
     assert changes["registry"]["after"]["status"] == "ok"
-    assert "vat_group_dic" not in changes  # not a client field
+    assert "vat_group_dic" not in changes  # the register gave none, the client has none
     assert client.version == 2 and client.registry["fetched_at"] == "2026-01-01T00:01:00Z"
 
 
@@ -68,13 +68,41 @@ def test_unchanged_data_still_records_the_fetch():
 
 def test_failed_lookup_keeps_data_and_sets_status():
     client = _client()
-    assert client.mark_registry("not_found", T0)["registry"]["after"]["status"] == "not_found"
+    changes = client.mark_registry("not_found", T0, T0)
+    assert changes["registry"]["after"]["status"] == "not_found"
     assert client.name == "Superfaktura"
-    assert client.mark_registry("not_found", T0) == {}  # nothing new
+    assert client.mark_registry("not_found", T0, T0) == {}  # nothing new
 
 
 def test_outage_does_not_downgrade_loaded_data():
     client = _client()
     client.apply_registry(RECORD, T0, T0)
-    assert client.mark_registry("unavailable", T0) == {}
+    assert client.mark_registry("unavailable", T0 + timedelta(hours=1), T0) == {}
     assert client.registry_status == "ok"
+
+
+def test_answers_delivered_late_never_win_over_newer_ones():
+    client = _client()
+    client.mark_registry("not_found", T0 + timedelta(hours=2), T0)
+    assert client.apply_registry(RECORD, T0 + timedelta(hours=1), T0) == {}  # older success
+    assert client.mark_registry("unavailable", T0 + timedelta(hours=1), T0) == {}
+    assert client.registry_status == "not_found" and client.name == "Superfaktura"
+    assert client.apply_registry(RECORD, T0 + timedelta(hours=3), T0)["registry"]
+
+
+def test_what_the_register_leaves_out_keeps_what_the_user_entered():
+    address = {"street": "Dlouhá 1", "city": "Praha", "postal_code": "11000",
+               "country_code": "CZ", "text": "Dlouhá 1, 11000 Praha"}
+    client = _client(dic="CZ25063677", registered_address=address)
+    sparse = {"name": "SAD s.r.o.", "dic": None, "vat_payer": False, "nace": [],
+              "registered_address": dict.fromkeys(address)}
+    changes = client.apply_registry(sparse, T0, T0)
+    assert client.dic == "CZ25063677" and client.registered_address == address
+    assert set(changes) == {"name", "vat_payer", "registry"}
+
+
+def test_vat_group_and_dissolution_are_kept():
+    client = _client()
+    client.apply_registry(dict(RECORD, vat_group_dic="CZ699000001",
+                               dissolved_on="2009-06-30"), T0, T0)
+    assert client.vat_group_dic == "CZ699000001" and client.dissolved_on == "2009-06-30"

@@ -112,3 +112,32 @@ def test_lookup_failure_marks_status_once(uow):
     with uow() as u:
         stored = handlers.get_client(u, client["id"])
     assert stored["registry"]["status"] == "not_found" and stored["name"] == "x"
+
+
+def test_idempotency_key_gives_the_first_answer_again(uow):
+    payload = {"name": "Jednou", "ico": "25063677"}
+    with uow() as u:
+        first = handlers.create_client(u, payload, idempotency_key="k-1")
+    with uow() as u:
+        again = handlers.create_client(u, payload, idempotency_key="k-1")
+    assert again == first
+    assert [e["type"] for e in _outbox(uow)] == ["client.created"]
+    with uow() as u, pytest.raises(ValidationFailed) as exc:
+        handlers.create_client(u, {"name": "Jinak"}, idempotency_key="k-1")
+    assert "Idempotency-Key" in exc.value.errors
+    with uow() as u:
+        other = handlers.create_client(u, payload, idempotency_key="k-2")
+    assert other["id"] != first["id"]
+
+
+def test_concurrent_requests_with_one_key_make_one_client(uow):
+    """The second transaction loses on the key's primary key and answers like the first."""
+    payload = {"name": "Souběh"}
+    with uow() as u:
+        winner = handlers.create_client(u, payload, idempotency_key="k")
+    with uow() as u:  # a request that looked for the key before the winner committed
+        u.emit("client.created", "loser", {})
+        assert u.commit_once("clients.create:None", "k", payload, {"id": "loser"}) == winner
+    with uow() as u:
+        assert len(handlers.list_clients(u)["items"]) == 1
+    assert len(_outbox(uow)) == 1
