@@ -163,7 +163,7 @@ def test_external_subscriber_gets_cloudevents(system):
         assert event["specversion"] == "1.0" and event["source"] == "/crm/clients"
         assert event["datacontenttype"] == "application/json"
     method, properties, _ = next(r for r in tap.raw if b'"client.updated"' in r[2])
-    assert properties.content_type == "application/json"
+    assert properties.content_type == "application/cloudevents+json"  # structured mode
     assert properties.delivery_mode == 2  # persistent
     assert got["data"]["changes"]["registry"]["after"]["status"] == "ok"
 

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 from crm_common.messaging import metadata
 from crm_common.parking import list_parked, replay
 from crm_common.rpc import RpcPool
+from crm_common.stack import repo_root
 from crm_common.testing import cloud_event, publish_event, wait_until
 
 QUEUE = "evt-flakysrc-thing.happened--flaky.on_thing"
@@ -19,7 +20,9 @@ def flaky(amqp_uri, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("flaky")
     db = f"sqlite:///{tmp / 'flaky.db'}"
     metadata.create_all(create_engine(db))
-    (tmp / "config.yaml").write_text(f"AMQP_URI: '{amqp_uri}'\n")
+    service_config = (repo_root() / "services" / "clients" / "config.yaml").read_text()
+    (tmp / "config.yaml").write_text(service_config.replace(
+        "${AMQP_URI:amqp://guest:guest@localhost:5672/}", f"'{amqp_uri}'"))
     env = {"FLAKY_DATABASE_URL": db, "CRM_RETRY_DELAYS": "0.2,0.4", "PATH": "/usr/bin:/bin"}
     log = open(tmp / "flaky.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config",

@@ -1,7 +1,21 @@
 """The CloudEvents 1.0 envelope (structured mode, JSON) every service publishes."""
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+
+# CloudEvents' AMQP binding: structured mode says so in the message's content type.
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+def dumps(event: dict) -> str:
+    """Encoder of the `cloudevents` serializer nameko registers (see services' config.yaml)."""
+    return json.dumps(event, ensure_ascii=False)
+
+
+def loads(body):
+    return json.loads(body)
 
 
 def utcnow() -> datetime:

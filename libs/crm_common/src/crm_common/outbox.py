@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from .amqp import confirmed_connection, events_exchange
-from .events import utcnow
+from .events import CONTENT_TYPE, utcnow
 from .messaging import outbox
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class OutboxRelay:
             for row in rows:
                 producer.publish(
                     row.payload, exchange=self.exchange, routing_key=row.event_type,
-                    content_type="application/json", content_encoding="utf-8",
+                    content_type=CONTENT_TYPE, content_encoding="utf-8",
                     delivery_mode=2, message_id=row.event_id, retry=False,
                     timeout=self.publish_timeout, confirm_timeout=self.publish_timeout)
                 sent.append(row.id)

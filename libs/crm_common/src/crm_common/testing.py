@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from .events import CONTENT_TYPE
 from .stack import SERVICES, Stack, free_port
 
 RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1")
@@ -207,7 +208,7 @@ def publish_event(amqp_uri: str, service: str, event: dict):
         channel.exchange_declare(f"{service}.events", exchange_type="topic", durable=True)
         channel.confirm_delivery()
         channel.basic_publish(f"{service}.events", event["type"], json.dumps(event).encode(),
-                              pika.BasicProperties(content_type="application/json",
+                              pika.BasicProperties(content_type=CONTENT_TYPE,
                                                    delivery_mode=2, message_id=event["id"]))
     finally:
         connection.close()

@@ -73,9 +73,9 @@ def _int(value: Any) -> int | None:
 def _postal_code(sidlo: dict) -> str | None:
     # pscTxt carries foreign / non-standard codes and wins; psc is an integer that lost its
     # leading zeros (01100 -> 1100), so pad it back to five digits.
-    txt = _text(sidlo.get("pscTxt"))
-    if txt:
-        return txt
+    txt = sidlo.get("pscTxt")
+    if isinstance(txt, str) and txt.strip():  # a string by the schema; anything else is noise
+        return txt.strip()
     psc = _text(sidlo.get("psc"))
     if psc is None:
         return None
