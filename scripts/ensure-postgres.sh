@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL answers on 127.0.0.1:5432 for the tests (user postgres, trust):
-# starts the local cluster, or installs one with the system package manager where we can.
+# Makes sure PostgreSQL answers for the tests: TEST_POSTGRES_URL's server if that is set,
+# else 127.0.0.1:5432 (user postgres, trust), starting the local cluster or installing one
+# with the system package manager where we can.
 set -euo pipefail
+if [[ -n ${TEST_POSTGRES_URL:-} ]]; then
+  hostport=${TEST_POSTGRES_URL#*://}; hostport=${hostport#*@}; hostport=${hostport%%/*}
+  host=${hostport%%:*}; port=${hostport##*:}; [[ $port == "$host" ]] && port=5432
+  timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null && exit 0
+  echo "PostgreSQL at $host:$port (TEST_POSTGRES_URL) does not answer." >&2
+  exit 1
+fi
 answers() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/5432" 2>/dev/null; }
 answers && exit 0
 if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then

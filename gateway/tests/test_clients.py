@@ -1,3 +1,4 @@
+import pytest
 from gateway_support import AUTH, CLIENT
 
 from crm_common.rpc import RemoteError, RpcTimeout
@@ -47,16 +48,24 @@ def test_wrong_types_are_422(client, rpc):
 
 def test_remote_validation_failed_is_422_with_field(client, rpc):
     rpc.answers[("clients", "create")] = RemoteError(
-        "ValidationFailed", "{'ico': ['Invalid IČO check digit.']}",
-        [{"ico": ["Invalid IČO check digit."]}])
-    response = client.post("/api/v1/clients", json={"ico": "25596642"}, headers=AUTH)
+        "ValidationFailed", "{'dic': ['DIČ is not valid.']}", [{"dic": ["DIČ is not valid."]}])
+    response = client.post("/api/v1/clients", json={"name": "x", "dic": "CZ25596642"},
+                           headers=AUTH)
     assert response.status_code == 422
     assert response.content_type == PROBLEM
     problem = response.json
     assert problem["status"] == 422 and problem["type"] and problem["title"]
     assert problem["instance"] == "/api/v1/clients"
-    assert problem["errors"] == [{"field": "ico", "message": "Invalid IČO check digit."}]
-    assert problem["fields"] == {"ico": ["Invalid IČO check digit."]}
+    assert problem["errors"] == [{"field": "dic", "message": "DIČ is not valid."}]
+    assert problem["fields"] == {"dic": ["DIČ is not valid."]}
+
+
+@pytest.mark.parametrize("ico", ["25596642", "123456789", "12a45678"])
+def test_a_bad_ico_is_refused_by_the_gateway_itself(client, rpc, ico):
+    response = client.post("/api/v1/clients", json={"name": "x", "ico": ico}, headers=AUTH)
+    assert response.status_code == 422 and response.content_type == PROBLEM
+    assert [e["field"] for e in response.json["errors"]] == ["ico"]
+    assert rpc.calls == []  # nothing reached a service, so nothing stored or published
 
 
 def test_remote_nested_validation_is_flattened(client, rpc):

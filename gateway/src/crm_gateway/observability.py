@@ -13,6 +13,7 @@ from crm_common.events import EventContext
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # anything else: a fresh UUID
+KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 log = logging.getLogger("crm_gateway.access")
 
 
@@ -67,8 +68,9 @@ def _finish(response):
     endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
     status = str(response.status_code)
     m = metrics()
-    m.requests.labels(request.method, endpoint, status).inc()
-    m.latency.labels(request.method, endpoint, status).observe(elapsed)
+    method = request.method if request.method in KNOWN_METHODS else "other"  # bounded labels
+    m.requests.labels(method, endpoint, status).inc()
+    m.latency.labels(method, endpoint, status).observe(elapsed)
     log.info("%s %s %s %.1fms", request.method, request.path, status, elapsed * 1000)
     return response
 

@@ -1,5 +1,6 @@
 """marshmallow schemas of the API: request validation and the OpenAPI document."""
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from stdnum.cz.dic import calc_check_digit_legal
 from webargs.fields import DelimitedList
 
 KINDS = ("company", "person")
@@ -20,6 +21,19 @@ class DigitsField(fields.String):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+def check_ico(value):
+    """Refused here already, so a typo never reaches a service (nor its events), even when
+    the clients service is down; the clients service checks it again."""
+    if value is None or value == "":
+        return
+    digits = value.replace(" ", "")
+    if not digits.isdigit() or len(digits) > 8:
+        raise ValidationError("IČO must be up to 8 digits")
+    digits = digits.zfill(8)
+    if calc_check_digit_legal(digits[:7]) != digits[7]:
+        raise ValidationError("IČO has a wrong check digit")
+
+
 class AddressSchema(StrictSchema):
     street = fields.String(allow_none=True, validate=validate.Length(max=255))
     city = fields.String(allow_none=True, validate=validate.Length(max=120))
@@ -34,7 +48,8 @@ class ClientCreateSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=255),
                          metadata={"description": "Required unless an IČO is given "
                                                   "(the name is then loaded from ARES)."})
-    ico = DigitsField(allow_none=True, metadata={"description": "IČO (8 digits, checked)",
+    ico = DigitsField(allow_none=True, validate=check_ico,
+                      metadata={"description": "IČO (8 digits, checked)",
                                                   "example": "25596641"})
     dic = fields.String(allow_none=True, metadata={"example": "CZ25596641"})
     email = fields.Email(allow_none=True)

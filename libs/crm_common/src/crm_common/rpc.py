@@ -11,15 +11,22 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+import amqp.exceptions
 import kombu
 
 from .amqp import RPC_EXCHANGE
+
+CONNECTION_ERRORS = (OSError, amqp.exceptions.ConnectionError)
 
 HEADER_PREFIX = "nameko"
 
 
 class RpcTimeout(Exception):
     pass
+
+
+class NotSent(Exception):
+    """The request never left: its connection was already broken (safe to send again)."""
 
 
 class RemoteError(Exception):
@@ -53,6 +60,14 @@ class RpcClient:
                                        accept=["json"])
         self.consumer.consume()
 
+    def _check_alive(self):
+        """Read what is waiting without blocking: a connection the broker closed while it
+        sat in the pool shows up here, before the request is sent."""
+        try:
+            self.connection.drain_events(timeout=0)
+        except socket.timeout:
+            pass
+
     def _on_reply(self, body, message):
         correlation = message.properties.get("correlation_id")
         if correlation in self._waiting:  # late replies of timed-out calls are dropped
@@ -77,12 +92,16 @@ class RpcClient:
 
     def _call(self, service, method, kwargs, context, timeout, correlation):
         headers = {f"{HEADER_PREFIX}.{k}": v for k, v in (context or {}).items() if v}
-        self.producer.publish(
-            json.dumps({"args": [], "kwargs": kwargs or {}}), exchange=self.exchange,
-            routing_key=f"{service}.{method}", reply_to=self.reply_to,
-            correlation_id=correlation, content_type="application/json",
-            content_encoding="utf-8", headers=headers, retry=False,
-            mandatory=True)
+        try:
+            self._check_alive()
+            self.producer.publish(
+                json.dumps({"args": [], "kwargs": kwargs or {}}), exchange=self.exchange,
+                routing_key=f"{service}.{method}", reply_to=self.reply_to,
+                correlation_id=correlation, content_type="application/json",
+                content_encoding="utf-8", headers=headers, retry=False,
+                mandatory=True)
+        except CONNECTION_ERRORS as exc:  # e.g. the broker restarted since we connected
+            raise NotSent(str(exc)) from exc
         limit = timeout or self.timeout
         waited = 0.0
         while correlation not in self._replies:
@@ -115,8 +134,10 @@ class RpcPool:
         self._lock = threading.Lock()
 
     @contextmanager
-    def client(self):
+    def client(self, fresh: bool = False):
         try:
+            if fresh:
+                raise queue.Empty
             client = self._idle.get_nowait()
         except queue.Empty:
             client = RpcClient(self.amqp_uri, self.timeout)
@@ -132,8 +153,12 @@ class RpcPool:
             self._idle.put(client)
 
     def call(self, service, method, kwargs=None, context=None, timeout=None):
-        with self.client() as client:
-            return client.call(service, method, kwargs, context, timeout)
+        try:
+            with self.client() as client:
+                return client.call(service, method, kwargs, context, timeout)
+        except NotSent:  # a stale pooled connection: the request never left, send it anew
+            with self.client(fresh=True) as client:
+                return client.call(service, method, kwargs, context, timeout)
 
     def fan_out(self, calls: dict, context=None, timeout=None) -> dict:
         """Run several calls in parallel: {name: (service, method, kwargs)} -> {name: result|exc}."""
