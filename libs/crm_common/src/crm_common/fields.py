@@ -1,7 +1,16 @@
 """marshmallow fields every service's edge uses."""
-from marshmallow import fields
+from marshmallow import Schema, ValidationError, fields
 
+from .errors import ValidationFailed
 from .events import rfc3339
+
+
+def load(schema: Schema, data) -> dict:
+    """`schema.load(data)`, with a bad input raised as the ValidationFailed callers get."""
+    try:
+        return schema.load(data or {})
+    except ValidationError as exc:
+        raise ValidationFailed(exc.messages) from exc
 
 
 class UtcDateTime(fields.DateTime):

@@ -1,10 +1,10 @@
 """Use cases of the timeline. Each runs in one unit of work and stages its events."""
-from datetime import datetime, timezone
 
-from marshmallow import ValidationError
 from sqlalchemy import select
 
 from crm_common.errors import ValidationFailed
+from crm_common.events import utcnow
+from crm_common.fields import load
 from crm_common.pagination import newest_first
 
 from .domain import TimelineEntry, entry_from_event, new_note
@@ -15,9 +15,6 @@ _note_schema = NoteCreateSchema()
 _query_schema = TimelineQuerySchema()
 _entry_schema = TimelineEntrySchema()
 
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def to_resource(entry: TimelineEntry) -> dict:
@@ -30,11 +27,8 @@ def add_note(uow, payload: dict, idempotency_key: str | None = None) -> dict:
     replayed = uow.replay(scope, idempotency_key, payload)
     if replayed is not None:
         return replayed
-    try:
-        data = _note_schema.load(payload or {})
-    except ValidationError as exc:
-        raise ValidationFailed(exc.messages) from exc
-    entry = new_note(body=data["body"], client_id=data["client_id"], now=now(),
+    data = load(_note_schema, payload)
+    entry = new_note(body=data["body"], client_id=data["client_id"], now=utcnow(),
                      type=data["type"], title=data.get("title"), deal_id=data.get("deal_id"),
                      author=data.get("author") or uow.context.actor,
                      occurred_at=data.get("occurred_at"))
@@ -51,7 +45,7 @@ def record_event(uow, event: dict) -> None:
     The inbox (see `handle_event`) skips redeliveries; the unique event_id is the second
     line, so the same event never makes two entries even without it.
     """
-    entry = entry_from_event(event, now())
+    entry = entry_from_event(event, utcnow())
     if entry is None:
         return
     exists = uow.session.execute(select(timeline_entries.c.id).where(
@@ -70,11 +64,8 @@ def timeline(uow, client_id: str | None = None, deal_id: str | None = None,
     """
     if isinstance(types, str):
         types = [t.strip() for t in types.split(",") if t.strip()]
-    try:
-        query_args = _query_schema.load({"client_id": client_id, "deal_id": deal_id,
-                                         "limit": limit, "cursor": cursor, "types": types})
-    except ValidationError as exc:
-        raise ValidationFailed(exc.messages) from exc
+    query_args = load(_query_schema, {"client_id": client_id, "deal_id": deal_id,
+                                      "limit": limit, "cursor": cursor, "types": types})
     client_id, deal_id = query_args.get("client_id"), query_args.get("deal_id")
     if not client_id and not deal_id:
         raise ValidationFailed({"client_id": ["Give client_id or deal_id (or both)."]})

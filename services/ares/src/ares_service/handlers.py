@@ -4,11 +4,11 @@ The HTTP call happens outside any database transaction (ARES may take seconds); 
 outcome, its event and the inbox row then commit together.
 """
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
 
-from crm_common.events import EventContext, rfc3339, to_utc
+from crm_common.events import EventContext, rfc3339, to_utc, utcnow
 from crm_common.errors import ValidationFailed
 
 from .client import FOUND, NOT_FOUND, UNAVAILABLE, LookupResult, is_valid_ico, \
@@ -31,9 +31,6 @@ class Settings:
     def backoff(self, attempt: int) -> timedelta:
         return min(self.retry_base * (3 ** max(attempt - 1, 0)), self.retry_cap)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

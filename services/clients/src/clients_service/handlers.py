@@ -1,12 +1,11 @@
 """Use cases of the client register. Each runs in one unit of work and stages its events."""
 import uuid
-from datetime import datetime, timezone
 
-from marshmallow import ValidationError
 from sqlalchemy import select
 
 from crm_common.errors import NotFound, ValidationFailed
-from crm_common.events import parse_time
+from crm_common.events import parse_time, utcnow
+from crm_common.fields import load
 from crm_common.pagination import newest_first
 
 from .domain import Client, normalize_dic, normalize_ico
@@ -16,9 +15,6 @@ from .schemas import ClientCreateSchema, ClientSchema
 _create_schema = ClientCreateSchema()
 _client_schema = ClientSchema()
 
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def to_resource(client: Client) -> dict:
@@ -30,11 +26,8 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
     replayed = uow.replay(scope, idempotency_key, payload)
     if replayed is not None:
         return replayed
-    try:
-        data = _create_schema.load(payload or {})
-    except ValidationError as exc:
-        raise ValidationFailed(exc.messages) from exc
-    moment = now()
+    data = load(_create_schema, payload)
+    moment = utcnow()
     ico = normalize_ico(data.get("ico"))
     client = Client(
         id=str(uuid.uuid4()), kind=data["kind"], name=(data.get("name") or "").strip() or
@@ -83,7 +76,7 @@ def apply_registry_data(uow, event: dict) -> None:
     for client in _clients_for(uow, data):
         if client.ico != data.get("ico"):
             continue  # the IČO changed since the lookup was asked for
-        changes = client.apply_registry(data["record"], fetched_at, now())
+        changes = client.apply_registry(data["record"], fetched_at, utcnow())
         _emit_update(uow, client, changes)
 
 
@@ -92,8 +85,8 @@ def registry_lookup_failed(uow, event: dict) -> None:
     data = event["data"]
     for client in _clients_for(uow, data):
         if client.ico == data.get("ico"):
-            checked_at = parse_time(event.get("time")) if event.get("time") else now()
-            _emit_update(uow, client, client.mark_registry(data["reason"], checked_at, now()))
+            checked_at = parse_time(event.get("time")) if event.get("time") else utcnow()
+            _emit_update(uow, client, client.mark_registry(data["reason"], checked_at, utcnow()))
 
 
 def _emit_update(uow, client: Client, changes: dict) -> None:
