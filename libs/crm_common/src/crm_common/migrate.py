@@ -102,10 +102,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("service_dirs", nargs="+", help="e.g. services/clients")
     parser.add_argument("--revision", default="head")
+    parser.add_argument("--queues", action="store_true",
+                        help="also declare the service's event queues on the broker "
+                             "(AMQP_URI), so no event is missed before it first starts")
     args = parser.parse_args(argv)
     for service_dir in args.service_dirs:
         upgrade(service_dir, revision=args.revision)
-        print(f"migrated {Path(service_dir).name} to {args.revision}", file=sys.stderr)
+        name = Path(service_dir).resolve().name
+        print(f"migrated {name} to {args.revision}", file=sys.stderr)
+        if args.queues:
+            from .stack import SERVICES
+            from .topology import declare, load_service_class
+            declared = declare(config.amqp_uri(), load_service_class(SERVICES[name]))
+            print(f"declared {name}'s queues: {', '.join(declared) or 'none'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

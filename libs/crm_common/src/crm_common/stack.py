@@ -73,7 +73,8 @@ class Stack:
 
     def migrate(self):
         for name in self.services:
-            subprocess.run([self.python, "-m", "crm_common.migrate", f"services/{name}"],
+            subprocess.run([self.python, "-m", "crm_common.migrate", "--queues",
+                            f"services/{name}"],
                            cwd=self.root, env=self.env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
