@@ -157,9 +157,11 @@ def map_subject(payload: Any) -> dict:
         "ico": ico.zfill(8) if ico and ico.isdigit() else ico,
         "name": _text(payload.get("obchodniJmeno")),
         "dic": _text(payload.get("dic")),
-        # A DIČ alone does not prove VAT status; the VAT registry (or the VAT group registry) does.
-        "vat_payer": registrations.get("stavZdrojeDph") == _ACTIVE
-        or registrations.get("stavZdrojeSkDph") == _ACTIVE,
+        # A DIČ alone does not prove VAT status; the VAT registry (or the VAT group registry)
+        # does. No list of registrations at all says nothing: unknown, not "no".
+        "vat_payer": (registrations.get("stavZdrojeDph") == _ACTIVE
+                      or registrations.get("stavZdrojeSkDph") == _ACTIVE)
+        if registrations else None,
         "vat_group_dic": None if group_dic in (None, "N/A") else group_dic,
         "legal_form": legal_form,
         "legal_form_name": LEGAL_FORM_NAMES.get(legal_form) if legal_form else None,

@@ -189,10 +189,10 @@ def test_foreign_address_composed_text_names_the_country():
 def test_empty_object():
     record = map_subject({})
     assert set(record) == RECORD_KEYS
-    assert record["vat_payer"] is False
+    assert record["vat_payer"] is None  # no registrations listed: unknown, not "no"
     assert record["nace"] == []
     assert record["registered_address"] == dict.fromkeys(ADDRESS_KEYS)
-    assert all(record[k] is None for k in RECORD_KEYS - {"vat_payer", "nace", "registered_address"})
+    assert all(record[k] is None for k in RECORD_KEYS - {"nace", "registered_address"})
 
 
 def test_nulls_everywhere():

@@ -84,7 +84,7 @@ class Client:
         changes = {}
         for name in REGISTRY_FIELDS:
             after = record.get(name)
-            if _absent(after) and name not in ("vat_payer", "dissolved_on"):
+            if _absent(after) and name != "dissolved_on":  # None there means "not dissolved"
                 continue
             before = getattr(self, name)
             if before != after:
