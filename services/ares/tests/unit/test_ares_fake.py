@@ -10,7 +10,8 @@ import requests
 
 from ares_service.fake import FakeAres
 
-SHARED = Path("/work/shared/ares")
+# the project's shared folder lies beside the repository (as on CI)
+SHARED = Path(__file__).resolve().parents[4].parent / "shared" / "ares"
 
 
 def test_recordings_are_byte_identical_to_the_originals(recordings_dir):
