@@ -1,7 +1,8 @@
 """marshmallow schemas of the API: request validation and the OpenAPI document."""
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
-from stdnum.cz.dic import calc_check_digit_legal
 from webargs.fields import DelimitedList
+
+from crm_common import ico
 
 KINDS = ("company", "person")
 NOTE_TYPES = ("note", "meeting", "call", "email")
@@ -26,12 +27,10 @@ def check_ico(value):
     the clients service is down; the clients service checks it again."""
     if value is None or value == "":
         return
-    digits = value.replace(" ", "")
-    if not digits.isdigit() or len(digits) > 8:
-        raise ValidationError("IČO must be up to 8 digits")
-    digits = digits.zfill(8)
-    if calc_check_digit_legal(digits[:7]) != digits[7]:
-        raise ValidationError("IČO has a wrong check digit")
+    try:
+        ico.validate(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class AddressSchema(StrictSchema):

@@ -110,7 +110,8 @@ class OutboxRelay:
     def _record(self, conn, rows, sent: list[int]) -> None:
         if sent:
             conn.execute(update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=utcnow()))
-        failed = [row.id for row in rows if row.id not in set(sent)]
+        confirmed = set(sent)
+        failed = [row.id for row in rows if row.id not in confirmed]
         if failed:
             conn.execute(update(outbox).where(outbox.c.id.in_(failed)).values(
                 attempts=outbox.c.attempts + 1, last_error=self._last_error))

@@ -60,12 +60,17 @@ class UnitOfWork:
             processed_at=utcnow()))
         return False
 
-    def replay(self, scope: str, key: str | None, request: dict) -> dict | None:
-        """The answer already given to this Idempotency-Key, or None to go ahead."""
+    def _key_scope(self, operation: str) -> str:
+        return f"{operation}:{self.context.actor}"  # a key is its caller's own
+
+    def replay(self, operation: str, key: str | None, request: dict) -> dict | None:
+        """The answer `operation` already gave to this caller's Idempotency-Key, or None
+        to go ahead."""
         if not key:
             return None
         row = self.session.execute(select(idempotency_keys).where(
-            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)).first()
+            idempotency_keys.c.scope == self._key_scope(operation),
+            idempotency_keys.c.key == key)).first()
         if row is None:
             return None
         if row.fingerprint != _fingerprint(request):
@@ -73,7 +78,8 @@ class UnitOfWork:
                 "This key was already used with a different request."]})
         return json.loads(row.response)
 
-    def commit_once(self, scope: str, key: str | None, request: dict, response: dict) -> dict:
+    def commit_once(self, operation: str, key: str | None, request: dict,
+                    response: dict) -> dict:
         """Commit, keeping `response` for retries with the same key; when a concurrent
         request with that key won, roll back and give its answer instead."""
         if not key:
@@ -81,13 +87,13 @@ class UnitOfWork:
             return response
         try:
             self.session.execute(insert(idempotency_keys).values(
-                scope=scope, key=key, fingerprint=_fingerprint(request),
+                scope=self._key_scope(operation), key=key, fingerprint=_fingerprint(request),
                 response=json.dumps(response, ensure_ascii=False), created_at=utcnow()))
             self.commit()
         except IntegrityError:
             self.rollback()  # the other request's record stands; this one's is dropped
             self.emitted = []
-            replayed = self.replay(scope, key, request)
+            replayed = self.replay(operation, key, request)
             if replayed is None:
                 raise
             return replayed

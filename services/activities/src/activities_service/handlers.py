@@ -11,6 +11,7 @@ from .domain import TimelineEntry, entry_from_event, new_note
 from .orm import timeline_entries
 from .schemas import NoteCreateSchema, TimelineEntrySchema, TimelineQuerySchema
 
+ADD_NOTE = "activities.add_note"  # the scope of its Idempotency-Keys
 _note_schema = NoteCreateSchema()
 _query_schema = TimelineQuerySchema()
 _entry_schema = TimelineEntrySchema()
@@ -23,8 +24,7 @@ def to_resource(entry: TimelineEntry) -> dict:
 
 def add_note(uow, payload: dict, idempotency_key: str | None = None) -> dict:
     """A note, meeting, call or e-mail typed by a user; emits `activity.created`."""
-    scope = f"activities.add_note:{uow.context.actor}"
-    replayed = uow.replay(scope, idempotency_key, payload)
+    replayed = uow.replay(ADD_NOTE, idempotency_key, payload)
     if replayed is not None:
         return replayed
     data = load(_note_schema, payload)
@@ -36,7 +36,7 @@ def add_note(uow, payload: dict, idempotency_key: str | None = None) -> dict:
     uow.session.flush()
     resource = to_resource(entry)
     uow.emit("activity.created", entry.id, {"activity": resource})
-    return uow.commit_once(scope, idempotency_key, payload, resource)
+    return uow.commit_once(ADD_NOTE, idempotency_key, payload, resource)
 
 
 def record_event(uow, event: dict) -> None:

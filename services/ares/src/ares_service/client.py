@@ -6,14 +6,14 @@ says whether to apply data ("found"), tell the user ("not_found", "invalid") or 
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import requests
 from requests.adapters import HTTPAdapter
-from stdnum.cz.dic import calc_check_digit_legal
 from urllib3.util.retry import Retry
+
+from crm_common import ico as ico_number
 
 from .mapping import map_subject
 
@@ -21,7 +21,6 @@ DEFAULT_BASE_URL = "https://ares.gov.cz/ekonomicke-subjekty-v-be/rest"
 
 FOUND, NOT_FOUND, INVALID, UNAVAILABLE = "found", "not_found", "invalid", "unavailable"
 
-_ICO_RE = re.compile(r"^\d{8}$")
 
 
 @dataclass(frozen=True)
@@ -34,19 +33,10 @@ class LookupResult:
     http_status: int | None = None
 
 
-def normalize_ico(value: Any) -> str:
-    """Strip spaces and zero-pad short numbers: ARES wants exactly 8 digits ("1603094" -> "01603094")."""
-    text = "".join(str(value).split()) if value is not None else ""
-    if text.isdigit() and len(text) < 8:
-        text = text.zfill(8)
-    return text
-
-
-def is_valid_ico(value: Any) -> bool:
-    # ARES does not check the check digit (a wrong one answers 404), and its terms frown on
-    # invalid queries, so check it here (mod-11 weights, same as a legal person's DIČ).
-    ico = normalize_ico(value)
-    return bool(_ICO_RE.match(ico)) and calc_check_digit_legal(ico[:7]) == ico[7]
+# ARES does not check the check digit (a wrong one answers 404), and its terms frown on
+# invalid queries, so lookups check it here first.
+normalize_ico = ico_number.compact
+is_valid_ico = ico_number.is_valid
 
 
 class _ThrottledRetry(Retry):
@@ -118,11 +108,10 @@ class AresClient:
         self.close()
 
     def lookup(self, ico: Any) -> LookupResult:
-        ico = normalize_ico(ico)
-        if not _ICO_RE.match(ico):
-            return LookupResult(INVALID, ico, detail="IČO must be 8 digits")
-        if not is_valid_ico(ico):
-            return LookupResult(INVALID, ico, detail="IČO check digit does not match")
+        try:
+            ico = ico_number.validate(ico)
+        except ValueError as exc:  # never sent: ARES would only answer 400 or 404
+            return LookupResult(INVALID, normalize_ico(ico), detail=str(exc))
 
         if self._throttle is not None:
             self._throttle()

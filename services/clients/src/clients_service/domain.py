@@ -6,6 +6,7 @@ from stdnum.cz import dic as cz_dic
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 
+from crm_common import ico
 from crm_common.events import rfc3339, to_utc
 
 KINDS = ("company", "person")
@@ -25,13 +26,10 @@ def normalize_ico(value) -> str | None:
     """IČO: digits only, an IČO typed as 7 digits (or fewer) is zero-padded to 8."""
     if value is None or str(value).strip() == "":
         return None
-    text = str(value).replace(" ", "").strip()
-    if not text.isdigit() or len(text) > 8:
-        raise InvalidValue("ico", "IČO must be up to 8 digits")
-    text = text.zfill(8)
-    if cz_dic.calc_check_digit_legal(text[:7]) != text[7]:
-        raise InvalidValue("ico", "IČO has a wrong check digit")
-    return text
+    try:
+        return ico.validate(value)
+    except ValueError as exc:
+        raise InvalidValue("ico", str(exc)) from exc
 
 
 def normalize_dic(value) -> str | None:

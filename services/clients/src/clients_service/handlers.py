@@ -12,6 +12,7 @@ from .domain import Client, normalize_dic, normalize_ico
 from .orm import clients
 from .schemas import ClientCreateSchema, ClientSchema
 
+CREATE = "clients.create"  # the scope of its Idempotency-Keys
 _create_schema = ClientCreateSchema()
 _client_schema = ClientSchema()
 
@@ -22,8 +23,7 @@ def to_resource(client: Client) -> dict:
 
 
 def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dict:
-    scope = f"clients.create:{uow.context.actor}"  # keys are the caller's own
-    replayed = uow.replay(scope, idempotency_key, payload)
+    replayed = uow.replay(CREATE, idempotency_key, payload)
     if replayed is not None:
         return replayed
     data = load(_create_schema, payload)
@@ -39,7 +39,7 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
     uow.session.flush()
     resource = to_resource(client)
     uow.emit("client.created", client.id, {"client": resource})
-    return uow.commit_once(scope, idempotency_key, payload, resource)
+    return uow.commit_once(CREATE, idempotency_key, payload, resource)
 
 
 def get_client(uow, client_id: str) -> dict:

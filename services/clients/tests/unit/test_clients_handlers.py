@@ -137,7 +137,7 @@ def test_concurrent_requests_with_one_key_make_one_client(uow):
         winner = handlers.create_client(u, payload, idempotency_key="k")
     with uow() as u:  # a request that looked for the key before the winner committed
         u.emit("client.created", "loser", {})
-        assert u.commit_once("clients.create:None", "k", payload, {"id": "loser"}) == winner
+        assert u.commit_once(handlers.CREATE, "k", payload, {"id": "loser"}) == winner
     with uow() as u:
         assert len(handlers.list_clients(u)["items"]) == 1
     assert len(_outbox(uow)) == 1
