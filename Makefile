@@ -6,7 +6,7 @@ PACKAGES := -e libs/crm_common -e services/clients -e services/deals -e services
             -e services/ares -e services/importer -e gateway
 FAKE := $(if $(filter fake,$(ARES)),--fake-ares,)
 
-.PHONY: install run up down test bench broker database clean
+.PHONY: install run up down test bench fault-report broker database clean
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt libs/crm_common/pyproject.toml \
                     $(wildcard services/*/pyproject.toml) gateway/pyproject.toml
@@ -36,6 +36,13 @@ test: install broker database
 
 bench: install broker
 	$(BIN)/python -m bench
+
+# the fault suite with a longer stream per scenario; writes docs/reliability.md (also when a
+# scenario fails: the report says which check failed and by how much)
+FAULT_CLIENTS ?= 1000
+fault-report: install broker database
+	CRM_FAULT_REPORT=docs/reliability.md CRM_FAULT_COMMAND="make fault-report" \
+	FAULT_CLIENTS=$(FAULT_CLIENTS) $(BIN)/pytest tests/fault -m fault -q --timeout=1200
 
 clean:
 	rm -rf $(VENV) var

@@ -15,11 +15,14 @@ CLIENT = {
 
 class FakeRpc:
     """Records calls; answers from `answers[(service, method)]` (a value, an exception to
-    raise, or a callable taking the kwargs)."""
+    raise, or a callable taking the kwargs). `broker` is what `check_broker` answers (a state
+    or an exception to raise); `broker_checks` counts the checks."""
 
     def __init__(self):
         self.calls = []
         self.answers = {}
+        self.broker = "ok"
+        self.broker_checks = 0
 
     def call(self, service, method, kwargs=None, context=None, timeout=None):
         self.calls.append((service, method, kwargs or {}, context or {}))
@@ -28,16 +31,22 @@ class FakeRpc:
             raise answer
         return answer(**(kwargs or {})) if callable(answer) else answer
 
-    def fan_out(self, calls, context=None, timeout=None):
+    def fan_out(self, calls, context=None, timeout=None, timings=None):
         results = {}
         for name, (service, method, kwargs) in calls.items():
             try:
                 results[name] = self.call(service, method, kwargs, context, timeout)
             except Exception as exc:  # noqa: BLE001
                 results[name] = exc
+            if timings is not None:
+                timings[name] = 0.0012
         return results
+
+    def check_broker(self, timeout):
+        self.broker_checks += 1
+        if isinstance(self.broker, Exception):
+            raise self.broker
+        return self.broker
 
     def called(self, service, method):
         return [c for c in self.calls if c[:2] == (service, method)]
-
-

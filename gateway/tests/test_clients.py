@@ -1,7 +1,7 @@
 import pytest
 from gateway_support import AUTH, CLIENT
 
-from crm_common.rpc import RemoteError, RpcTimeout
+from crm_common.rpc import BrokerBlocked, NotSent, RemoteError, RpcTimeout
 
 PROBLEM = "application/problem+json"
 
@@ -15,7 +15,7 @@ def test_create_answers_201_with_location(client, rpc):
     assert response.headers["Location"] == f"/api/v1/clients/{CLIENT['id']}"
     assert response.json["id"] == CLIENT["id"] and response.json["version"] == 3
     [(_, _, kwargs, _)] = rpc.called("clients", "create")
-    assert kwargs == {"payload": body}
+    assert kwargs == {"payload": body, "idempotency_key": kwargs["idempotency_key"]}
 
 
 def test_create_accepts_ico_as_number(client, rpc):
@@ -124,12 +124,95 @@ def test_service_unavailable_is_503_with_retry_after(client, rpc):
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_timeout_and_broken_broker_are_503(client, rpc):
+@pytest.mark.parametrize("error", [
+    NotSent("broker unreachable"), BrokerBlocked("connection blocked"),
+    ConnectionRefusedError(111, "refused"), RemoteError("ServiceUnavailable", "none", [])])
+def test_nothing_done_is_503_service_unavailable(client, rpc, error):
+    rpc.answers[("clients", "create")] = error
+    response = client.post("/api/v1/clients", json={"name": "X"}, headers=AUTH)
+    assert response.status_code == 503 and response.mimetype == PROBLEM
+    assert response.json["type"] == "urn:crm:problem:service-unavailable"
+    assert "Nothing was done" in response.json["detail"]
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.json["correlation_id"] and response.json["instance"] == "/api/v1/clients"
+    assert "idempotency_key" not in response.json
+
+
+def test_a_write_without_a_key_gets_one_made_for_the_request(client, rpc):
+    rpc.answers[("clients", "create")] = CLIENT
+    for _ in range(2):
+        client.post("/api/v1/clients", json={"name": "X"}, headers=AUTH)
+    keys = [kwargs["idempotency_key"] for _, _, kwargs, _ in rpc.called("clients", "create")]
+    assert all(k.startswith("auto-") and len(k) == len("auto-") + 36 for k in keys)
+    assert keys[0] != keys[1]  # one per HTTP request, never reused
+
+
+def test_the_callers_key_is_passed_as_is(client, rpc):
+    rpc.answers[("clients", "create")] = CLIENT
+    client.post("/api/v1/clients", json={"name": "X"},
+                headers={**AUTH, "Idempotency-Key": " mine-1 "})
+    [(_, _, kwargs, _)] = rpc.called("clients", "create")
+    assert kwargs["idempotency_key"] == "mine-1"
+
+
+@pytest.mark.parametrize("key", ["", "   ", "k" * 201])
+def test_a_bad_key_is_400_before_any_rpc(client, rpc, key):
+    response = client.post("/api/v1/clients", json={"name": "X"},
+                           headers={**AUTH, "Idempotency-Key": key})
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert rpc.calls == []
+
+
+def test_a_write_timeout_is_504_outcome_unknown_naming_the_generated_key(client, rpc):
+    rpc.answers[("clients", "create")] = RpcTimeout("clients.create did not answer")
+    response = client.post("/api/v1/clients", json={"name": "X"}, headers=AUTH)
+    assert response.status_code == 504 and response.mimetype == PROBLEM
+    problem = response.json
+    assert problem["type"] == "urn:crm:problem:outcome-unknown"
+    assert problem["title"] == "Outcome unknown"
+    assert "may or may not" in problem["detail"] and "Idempotency-Key" in problem["detail"]
+    assert int(response.headers["Retry-After"]) > 0
+    [(_, _, kwargs, _)] = rpc.called("clients", "create")
+    assert problem["idempotency_key"] == kwargs["idempotency_key"]
+    assert problem["idempotency_key"].startswith("auto-")
+    assert problem["correlation_id"] and problem["instance"] == "/api/v1/clients"
+
+
+@pytest.mark.parametrize("remote", ["DeadlineExceeded", "OutcomeUnknown"])
+def test_a_service_that_cannot_tell_whether_it_wrote_is_504_too(client, rpc, remote):
+    # past the deadline, or its database failed during COMMIT
+    rpc.answers[("clients", "create")] = RemoteError(remote, "it may or may not be", [])
+    response = client.post("/api/v1/clients", json={"name": "X"}, headers=AUTH)
+    assert response.status_code == 504
+    assert response.json["type"] == "urn:crm:problem:outcome-unknown"
+    assert response.json["idempotency_key"].startswith("auto-")
+
+
+def test_a_service_whose_database_is_down_is_503_nothing_done(client, rpc):
+    rpc.answers[("clients", "create")] = RemoteError(
+        "ServiceUnavailable", "the database cannot be reached; nothing was done", [])
+    response = client.post("/api/v1/clients", json={"name": "X"}, headers=AUTH)
+    assert response.status_code == 503
+    assert response.json["type"] == "urn:crm:problem:service-unavailable"
+    assert "Nothing was done" in response.json["detail"]
+
+
+def test_a_write_timeout_names_the_callers_key(client, rpc):
+    rpc.answers[("clients", "create")] = RpcTimeout("clients.create did not answer")
+    response = client.post("/api/v1/clients", json={"name": "X"},
+                           headers={**AUTH, "Idempotency-Key": "retry-me"})
+    assert response.status_code == 504
+    assert response.json["idempotency_key"] == "retry-me"
+
+
+def test_a_read_timeout_is_504_saying_nothing_changed(client, rpc):
     rpc.answers[("clients", "get")] = RpcTimeout("clients.get did not answer")
-    assert client.get("/api/v1/clients/x", headers=AUTH).status_code == 503
-    rpc.answers[("clients", "get")] = ConnectionRefusedError(111, "refused")
     response = client.get("/api/v1/clients/x", headers=AUTH)
-    assert response.status_code == 503 and "Retry-After" in response.headers
+    assert response.status_code == 504 and response.mimetype == PROBLEM
+    assert response.json["type"] == "urn:crm:problem:outcome-unknown"
+    assert "nothing was changed" in response.json["detail"]
+    assert "idempotency_key" not in response.json
+    assert int(response.headers["Retry-After"]) > 0
 
 
 def test_other_remote_errors_are_502_without_internals(client, rpc):

@@ -1,12 +1,14 @@
 """Correlation ids, health, metrics, OpenAPI."""
 import logging
+import threading
+import time
 import uuid
 
 from openapi_spec_validator import validate
 from gateway_support import AUTH, CLIENT
 
 from crm_common.context import CorrelationFilter
-from crm_common.rpc import RemoteError, RpcTimeout
+from crm_common.rpc import BrokerBlocked, NotSent, RemoteError, RpcTimeout
 
 SERVICES = ("clients", "deals", "activities", "ares", "importer")
 
@@ -43,23 +45,103 @@ def test_healthz(client):
     assert response.status_code == 200 and response.json == {"status": "ok"}
 
 
-def test_readyz_all_answer(client, rpc):
-    rpc.answers.update({(s, "health"): {"service": s, "status": "ok"} for s in SERVICES})
+def test_readyz_asks_the_broker_not_the_services(client, rpc):
+    rpc.answers[("importer", "health")] = RpcTimeout("importer stopped")  # irrelevant here
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert set(response.json["services"]) == set(SERVICES)
+    assert response.json == {"status": "ready", "broker": "ok"}
+    assert rpc.calls == [] and rpc.broker_checks == 1
+
+
+def test_readyz_503_when_the_broker_cannot_be_reached(client, rpc):
+    rpc.broker = NotSent("connection refused")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["broker"] == "unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_readyz_stays_ready_while_the_broker_blocks_publishers(client, rpc):
+    rpc.broker = "blocked"  # every gateway sees it; they answer 503 problems at once
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json["broker"] == "blocked"
+
+
+def test_readyz_is_cached_and_checked_once_for_concurrent_probes(app, rpc):
+    gate = threading.Event()
+
+    def slow_check(timeout):
+        rpc.broker_checks += 1
+        gate.wait(5)
+        return "ok"
+
+    rpc.check_broker = slow_check
+    statuses = []
+
+    def probe():
+        statuses.append(app.test_client().get("/readyz").status_code)
+
+    probes = [threading.Thread(target=probe) for _ in range(40)]
+    for thread in probes:
+        thread.start()
+    time.sleep(0.2)  # all 40 arrive while the one check runs
+    gate.set()
+    for thread in probes:
+        thread.join(10)
+    assert statuses == [200] * 40 and rpc.broker_checks == 1
+    app.test_client().get("/readyz")
+    assert rpc.broker_checks == 1  # still fresh
+    app.extensions["crm_cached_checks"]["readyz"].ttl = 0  # as if the second had passed
+    app.test_client().get("/readyz")
+    assert rpc.broker_checks == 2
+
+
+def test_status_needs_a_token(client, rpc):
+    response = client.get("/api/v1/status")
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    assert rpc.calls == [] and rpc.broker_checks == 0
+
+
+def test_status_reports_every_service(client, rpc):
+    rpc.answers.update({(s, "health"): {"service": s, "status": "ok"} for s in SERVICES})
+    response = client.get("/api/v1/status", headers=AUTH)
+    assert response.status_code == 200
+    body = response.json
+    assert body["status"] == "ok" and body["broker"] == "ok"
+    assert set(body["services"]) == set(SERVICES)
+    assert body["services"]["clients"] == {"status": "ok", "latency_ms": 1.2}
+    assert body["checked_at"].endswith("Z")
     assert {c[:2] for c in rpc.calls} == {(s, "health") for s in SERVICES}
 
 
-def test_readyz_503_when_one_fails(client, rpc):
+def test_status_is_degraded_when_one_fails_and_says_why(client, rpc):
     rpc.answers.update({(s, "health"): {"status": "ok"} for s in SERVICES})
     rpc.answers[("ares", "health")] = RpcTimeout("ares.health did not answer")
     rpc.answers[("deals", "health")] = RemoteError("ServiceUnavailable", "none", [])
-    response = client.get("/readyz")
-    assert response.status_code == 503
-    assert sorted(response.json["failed"]) == ["ares", "deals"]
-    assert response.json["services"]["ares"] == {"status": "unavailable", "error": "timeout"}
-    assert response.json["services"]["clients"]["status"] == "ok"
+    rpc.answers[("importer", "health")] = RemoteError("OperationalError", "db locked", [])
+    response = client.get("/api/v1/status", headers=AUTH)
+    assert response.status_code == 200
+    services = response.json["services"]
+    assert response.json["status"] == "degraded"
+    assert services["ares"]["status"] == "unavailable" and services["ares"]["error"] == "timeout"
+    assert services["deals"]["error"] == "not_consuming"
+    assert services["importer"]["error"] == "OperationalError"
+    assert services["clients"]["status"] == "ok"
+
+
+def test_status_while_the_broker_blocks_publishers(client, rpc):
+    rpc.broker = "blocked"
+    rpc.answers.update({(s, "health"): BrokerBlocked("blocked") for s in SERVICES})
+    body = client.get("/api/v1/status", headers=AUTH).json
+    assert body["status"] == "degraded" and body["broker"] == "blocked"
+    assert body["services"]["clients"]["error"] == "broker_blocked"
+
+
+def test_status_is_cached(client, rpc):
+    rpc.answers.update({(s, "health"): {"status": "ok"} for s in SERVICES})
+    first = client.get("/api/v1/status", headers=AUTH).json
+    second = client.get("/api/v1/status", headers=AUTH).json
+    assert first == second and len(rpc.calls) == len(SERVICES)
 
 
 def test_openapi_document(client):
@@ -73,6 +155,12 @@ def test_openapi_document(client):
     assert "get" in paths["/api/v1/clients/{client_id}"]
     assert "get" in paths["/api/v1/clients/{client_id}/timeline"]
     assert "post" in paths["/api/v1/clients/{client_id}/notes"]
+    assert "get" in paths["/api/v1/status"]
+    assert {"status", "broker", "services", "checked_at"} <= set(
+        spec["components"]["schemas"]["Status"]["properties"])
+    create = paths["/api/v1/clients"]["post"]["responses"]
+    assert {"503", "504"} <= set(create)
+    assert "idempotency_key" in spec["components"]["schemas"]["Problem"]["properties"]
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
         **spec["components"]["securitySchemes"]["bearerAuth"], "type": "http",
         "scheme": "bearer"}

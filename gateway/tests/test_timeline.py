@@ -1,6 +1,6 @@
 from gateway_support import AUTH, CLIENT
 
-from crm_common.rpc import RemoteError
+from crm_common.rpc import RemoteError, RpcTimeout
 
 ENTRY = {"id": "e1", "type": "note", "title": "Schůzka", "body": "Probrali jsme ceník.",
          "occurred_at": "2025-01-03T09:00:00+00:00", "author": "admin:bootstrap",
@@ -49,8 +49,27 @@ def test_note_is_written_with_author_and_client(client, rpc):
     assert kwargs == {"payload": {
         "title": "Schůzka", "body": "Probrali jsme ceník.", "type": "meeting",
         "occurred_at": "2025-01-03T09:00:00+00:00", "client_id": CLIENT["id"],
-        "author": "admin:bootstrap"}}
+        "author": "admin:bootstrap"}, "idempotency_key": kwargs["idempotency_key"]}
+    assert kwargs["idempotency_key"].startswith("auto-")
     assert context["actor"] == "admin:bootstrap"
+
+
+def test_a_note_timeout_names_the_key_even_when_the_lookup_timed_out(client, rpc):
+    rpc.answers[("clients", "get")] = RpcTimeout("clients.get did not answer")
+    response = client.post(f"/api/v1/clients/{CLIENT['id']}/notes", headers={
+        **AUTH, "Idempotency-Key": "note-1"}, json={"body": "x"})
+    assert response.status_code == 504
+    assert response.json["idempotency_key"] == "note-1"
+    assert rpc.called("activities", "add_note") == []
+
+
+def test_a_note_keeps_the_callers_key(client, rpc):
+    rpc.answers[("clients", "get")] = CLIENT
+    rpc.answers[("activities", "add_note")] = ENTRY
+    client.post(f"/api/v1/clients/{CLIENT['id']}/notes", headers={
+        **AUTH, "Idempotency-Key": "note-2"}, json={"body": "x"})
+    [(_, _, kwargs, _)] = rpc.called("activities", "add_note")
+    assert kwargs["idempotency_key"] == "note-2"
 
 
 def test_note_for_a_missing_client_is_404(client, rpc):

@@ -6,6 +6,8 @@ from crm_common.rpc import RpcPool
 from crm_common.testing import TcpProxy, database_env, start_stack, wait_until
 from crm_gateway import create_app
 
+pytestmark = [pytest.mark.fault, pytest.mark.integration]
+
 AUTH = {"Authorization": "Bearer fault-token"}
 
 

@@ -5,12 +5,13 @@ from http import HTTPStatus
 from flask import Response, current_app, g, json, request
 from werkzeug.exceptions import HTTPException
 
-from crm_common.rpc import RemoteError, RpcTimeout
-
-from .rpc import BrokerUnavailable
+from crm_common.rpc import BrokerBlocked, NotSent, RemoteError, RpcTimeout
 
 PROBLEM_MIME = "application/problem+json"
 VALIDATION_TYPE = "urn:crm:problem:validation-failed"
+UNAVAILABLE_TYPE = "urn:crm:problem:service-unavailable"  # 503: nothing was done
+OUTCOME_UNKNOWN_TYPE = "urn:crm:problem:outcome-unknown"  # 504: it may have been done
+NOTHING_DONE = "Nothing was done; try again later."
 log = logging.getLogger(__name__)
 
 # remote exception class name -> (status, problem type); anything else is a 502
@@ -18,7 +19,7 @@ REMOTE_ERRORS = {
     "ValidationFailed": (422, VALIDATION_TYPE),
     "NotFound": (404, "about:blank"),
     "Conflict": (409, "urn:crm:problem:conflict"),
-    "ServiceUnavailable": (503, "urn:crm:problem:service-unavailable"),
+    "ServiceUnavailable": (503, UNAVAILABLE_TYPE),  # returned by the broker: nobody consumes
 }
 
 
@@ -84,6 +85,10 @@ def from_http_exception(error: HTTPException) -> Response:
 
 
 def from_remote_error(error: RemoteError) -> Response:
+    if error.exc_type in ("DeadlineExceeded", "OutcomeUnknown"):
+        # the service saw our deadline pass (its clock a little ahead), or its database
+        # failed while committing: either way nobody knows whether the write is stored
+        return from_timeout(error)
     status, type_ = REMOTE_ERRORS.get(error.exc_type, (502, "urn:crm:problem:bad-gateway"))
     if status == 422:
         fields = error.args_[0] if error.args_ and isinstance(error.args_[0], dict) else {
@@ -91,7 +96,7 @@ def from_remote_error(error: RemoteError) -> Response:
         return validation_problem(fields)
     if status == 503:
         log.warning("service unavailable: %s", error)
-        return problem(503, "A service is not available; try again later.", type_=type_,
+        return problem(503, f"The service is not available. {NOTHING_DONE}", type_=type_,
                        headers=_retry_after())
     if status == 502:
         log.error("remote error: %s", error)  # internals stay in the log
@@ -105,10 +110,32 @@ def _remote_detail(error: RemoteError) -> str | None:
     return error.value
 
 
-def from_unavailable(error: Exception) -> Response:
-    log.warning("service unavailable: %r", error)
-    return problem(503, "A service is not available; try again later.",
-                   type_="urn:crm:problem:service-unavailable", headers=_retry_after())
+def from_not_sent(error: NotSent) -> Response:
+    """The request never reached a service: broker unreachable or blocking publishers."""
+    log.warning("not sent: %s", error)
+    why = ("The message broker is refusing new messages for now (it is short of memory or "
+           "disk)." if isinstance(error, BrokerBlocked)
+           else "The message broker cannot be reached.")
+    return problem(503, f"{why} {NOTHING_DONE}", type_=UNAVAILABLE_TYPE,
+                   headers=_retry_after())
+
+
+def from_timeout(error: Exception) -> Response:
+    """Sent, but no answer by the deadline. A write carries an idempotency key (the caller's
+    or one made for this request): retrying with it gives the first outcome, never a second
+    write. The service skips the request if it only reaches it after the deadline."""
+    log.warning("outcome unknown: %s", error)
+    key = g.get("idempotency_key")
+    if key is None:  # no write was sent in this request
+        return problem(504, "A service did not answer in time. This request only reads, so "
+                            "nothing was changed; it is safe to repeat.",
+                       title="Outcome unknown", type_=OUTCOME_UNKNOWN_TYPE,
+                       headers=_retry_after())
+    return problem(504, "A service did not answer in time: the request may or may not have "
+                        "been carried out. Retry it with the same Idempotency-Key "
+                        "(idempotency_key) to get its outcome without doing it twice.",
+                   title="Outcome unknown", type_=OUTCOME_UNKNOWN_TYPE,
+                   headers=_retry_after(), idempotency_key=key)
 
 
 def from_unexpected(error: Exception) -> Response:
@@ -121,6 +148,6 @@ def from_unexpected(error: Exception) -> Response:
 def init_app(app) -> None:
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(RemoteError, from_remote_error)
-    app.register_error_handler(RpcTimeout, from_unavailable)
-    app.register_error_handler(BrokerUnavailable, from_unavailable)
+    app.register_error_handler(RpcTimeout, from_timeout)
+    app.register_error_handler(NotSent, from_not_sent)
     app.register_error_handler(Exception, from_unexpected)

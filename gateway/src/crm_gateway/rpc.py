@@ -1,4 +1,9 @@
-"""The gateway's way to the services: one RPC pool per app, the request's context on every call."""
+"""The gateway's way to the services: one RPC pool per app, the request's context on every call.
+
+What a failed call means for the caller (problems.py turns these into answers):
+`RemoteError` - the service answered with an error; `NotSent` (and `BrokerUnavailable`) -
+nothing was done; `RpcTimeout` - the outcome is unknown.
+"""
 import threading
 import time
 
@@ -6,16 +11,16 @@ import amqp.exceptions
 import kombu.exceptions
 from flask import current_app, g
 
-from crm_common.rpc import RemoteError, RpcPool, RpcTimeout
+from crm_common.rpc import BrokerBlocked, NotSent, RemoteError, RpcPool, RpcTimeout
 
 from . import observability
 
 _lock = threading.Lock()
-# the broker cannot be reached or the connection broke: the caller should retry later
+# raw broker errors from an RPC object that does not sort them itself (RpcPool does)
 CONNECTION_ERRORS = (OSError, kombu.exceptions.KombuError, amqp.exceptions.AMQPError)
 
 
-class BrokerUnavailable(Exception):
+class BrokerUnavailable(NotSent):
     pass
 
 
@@ -28,7 +33,9 @@ def pool():
             rpc = app.extensions.get("crm_rpc")
             if rpc is None:
                 rpc = app.config.get("RPC") or RpcPool(
-                    app.config["AMQP_URI"], timeout=float(app.config["RPC_TIMEOUT"]))
+                    app.config["AMQP_URI"], timeout=float(app.config["RPC_TIMEOUT"]),
+                    heartbeat=int(app.config["AMQP_HEARTBEAT"]),
+                    operation_timeout=float(app.config["AMQP_TIMEOUT"]))
                 app.extensions["crm_rpc"] = rpc
     return rpc
 
@@ -40,7 +47,7 @@ def context() -> dict:
 
 
 def call(service: str, method: str, **kwargs):
-    """Call `service.method(**kwargs)`; RemoteError/RpcTimeout/BrokerUnavailable on failure."""
+    """Call `service.method(**kwargs)`; RemoteError/RpcTimeout/NotSent on failure."""
     started = time.perf_counter()
     outcome = "ok"
     try:
@@ -51,13 +58,31 @@ def call(service: str, method: str, **kwargs):
     except RpcTimeout:
         outcome = "timeout"
         raise
+    except BrokerBlocked:
+        outcome = "broker_blocked"
+        raise
+    except NotSent:
+        outcome = "not_sent"
+        raise
     except CONNECTION_ERRORS as exc:
-        outcome = "unavailable"
+        outcome = "not_sent"
         raise BrokerUnavailable(f"{service}.{method}: {exc}") from exc
     finally:
         observability.observe_rpc(service, method, outcome, time.perf_counter() - started)
 
 
-def fan_out(calls: dict, timeout: float | None = None) -> dict:
-    """{name: (service, method, kwargs)} -> {name: result or exception}, in parallel."""
-    return pool().fan_out(calls, context=context(), timeout=timeout)
+def fan_out(calls: dict, timeout: float | None = None, timings: dict | None = None) -> dict:
+    """{name: (service, method, kwargs)} -> {name: result or exception}, in parallel;
+    `timings` receives {name: seconds}."""
+    return pool().fan_out(calls, context=context(), timeout=timeout, timings=timings)
+
+
+def broker_state(timeout: float) -> str:
+    """"ok" | "blocked" (the broker refuses publishers: memory or disk alarm); raises
+    NotSent when this gateway cannot reach the broker within `timeout`."""
+    try:
+        return pool().check_broker(timeout)
+    except NotSent:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever it is, we cannot reach the broker
+        raise BrokerUnavailable(str(exc)) from exc

@@ -154,3 +154,25 @@ class ProblemSchema(Schema):
                          metadata={"description": "validation errors, one per message"})
     fields_ = fields.Dict(data_key="fields",
                           metadata={"description": "validation errors as {field: [messages]}"})
+    idempotency_key = fields.String(metadata={
+        "description": "On a 504 (outcome unknown) of a write: the Idempotency-Key it was "
+                       "sent with (yours, or the one the gateway made); retry with it"})
+
+
+class ServiceStatusSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    error = fields.String(metadata={
+        "description": "why it is unavailable: timeout, not_consuming (no instance running), "
+                       "broker_blocked, broker_unavailable, or the service's error type"})
+    latency_ms = fields.Float(metadata={"description": "how long its `health` answer took"})
+
+
+class StatusSchema(Schema):
+    """Service health as this gateway sees it (cached for a few seconds)."""
+    status = fields.String(metadata={
+        "enum": ["ok", "degraded"], "description": "ok: the broker and every service answer"})
+    broker = fields.String(metadata={
+        "enum": ["ok", "blocked", "unavailable"],
+        "description": "blocked: the broker refuses new messages (memory or disk alarm)"})
+    services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceStatusSchema))
+    checked_at = fields.String(metadata={"format": "date-time"})

@@ -1,20 +1,27 @@
 """Settings from the environment; a dict given to `create_app` overrides them."""
 import os
 
-from crm_common.config import amqp_uri, env_float
+from crm_common.config import amqp_heartbeat, amqp_timeout, amqp_uri, env_float
 
-# the services /readyz asks for `health`
-READY_SERVICES = ("clients", "deals", "activities", "ares", "importer")
+# the services GET /api/v1/status asks for `health`
+STATUS_SERVICES = ("clients", "deals", "activities", "ares", "importer")
 
 
 def load(overrides: dict | None = None) -> dict:
     settings = {
         "AMQP_URI": amqp_uri(),
         "CRM_BOOTSTRAP_ADMIN_TOKEN": os.environ.get("CRM_BOOTSTRAP_ADMIN_TOKEN") or None,
-        "RPC_TIMEOUT": env_float("RPC_TIMEOUT", 10.0),
-        "READY_TIMEOUT": env_float("READY_TIMEOUT", 3.0),
-        "READY_SERVICES": READY_SERVICES,
-        "RETRY_AFTER": 5,  # seconds, on 503 answers
+        "RPC_TIMEOUT": env_float("RPC_TIMEOUT", 10.0),  # each RPC's deadline
+        "AMQP_HEARTBEAT": amqp_heartbeat(),  # seconds, the RPC pool's connections
+        "AMQP_TIMEOUT": amqp_timeout(),  # bound on connecting and any one broker operation
+        # /readyz: can this gateway reach the broker (bounded, cached, one check at a time)
+        "READY_TIMEOUT": env_float("READY_TIMEOUT", 2.0),
+        "READY_CACHE_SECONDS": env_float("READY_CACHE_SECONDS", 1.0),
+        # GET /api/v1/status: every service's `health`, in parallel, cached
+        "STATUS_SERVICES": STATUS_SERVICES,
+        "STATUS_TIMEOUT": env_float("STATUS_TIMEOUT", 2.0),
+        "STATUS_CACHE_SECONDS": env_float("STATUS_CACHE_SECONDS", 5.0),
+        "RETRY_AFTER": 5,  # seconds, on 503 and 504 answers
         "RPC": None,  # an object with `call`/`fan_out` (tests); else an RpcPool, made lazily
         # flask-smorest / OpenAPI
         "API_TITLE": "CRM API",

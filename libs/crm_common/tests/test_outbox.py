@@ -1,5 +1,6 @@
 """The outbox against a real broker and real databases: nothing lost, nothing doubled."""
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -71,8 +72,9 @@ def test_broker_unreachable_after_commit_delays_but_never_loses(engine, amqp_uri
 
 
 def test_a_silent_broker_neither_stalls_the_relay_nor_the_service(engine, amqp_uri, event_tap):
-    """Half-open connection (packets dropped, nothing closed): the relay gives up after its
-    publish timeout, and the service keeps committing meanwhile."""
+    """Half-open connection (the broker keeps the socket but answers nothing, as under a
+    memory alarm): the relay gives up within its bound, drops the connection without waiting
+    for Close-Ok, and the service keeps committing meanwhile."""
     tap = event_tap([(f"{SERVICE}.events", "#")])
     proxy = TcpProxy().up()
     relay = OutboxRelay(engine, SERVICE, proxy.uri(amqp_uri), publish_timeout=1)
@@ -80,11 +82,18 @@ def test_a_silent_broker_neither_stalls_the_relay_nor_the_service(engine, amqp_u
     assert relay.drain() == 1
     proxy.stalled.set()
     [stuck] = _commit_events(engine)
-    worker = threading.Thread(target=relay.drain)
+    worker = threading.Thread(target=relay.drain, daemon=True)
+    started = time.monotonic()
     worker.start()
     more = _commit_events(engine, count=2)  # the database is not held by the relay
     worker.join(30)
     assert not worker.is_alive() and not relay.broker_ok
+    assert time.monotonic() - started < 4  # one bound, not the broker's mercy
+    if engine.dialect.name == "postgresql":  # its batch is not left locked
+        with engine.begin() as conn:
+            locked = conn.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None))
+                                  .with_for_update(nowait=True)).all()
+        assert len(locked) == 3
     proxy.down()
     proxy.stalled.clear()
     proxy.up()
@@ -113,6 +122,39 @@ def test_relay_loop_is_woken_by_commit_and_survives_an_outage(engine, amqp_uri, 
     finally:
         relay.stop()
         thread.join(5)
+        proxy.down()
+
+
+def test_stop_publishes_what_was_committed_before_it(engine, amqp_uri, event_tap):
+    tap = event_tap([(f"{SERVICE}.events", "#")])
+    relay = OutboxRelay(engine, SERVICE, amqp_uri, sweep_interval=60)
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    events = _commit_events(engine, count=3)  # committed, the relay not woken
+    relay.stop()
+    assert relay.stopped.wait(20)
+    for event in events:
+        tap.wait_for(lambda e, i=event["id"]: e["id"] == i, timeout=5)
+    assert _pending(engine) == 0
+
+
+def test_an_idle_relay_finds_a_half_open_connection_by_its_heartbeats(engine, amqp_uri):
+    proxy = TcpProxy().up()
+    relay = OutboxRelay(engine, SERVICE, proxy.uri(amqp_uri), sweep_interval=0.2, heartbeat=1)
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    try:
+        _commit_events(engine)
+        relay.wake()
+        wait_until(lambda: _pending(engine) == 0, what="first event out")
+        time.sleep(3)  # idle for three heartbeat intervals: kept alive
+        assert relay.publisher.connected
+        proxy.stalled.set()  # the peer vanishes without closing anything
+        wait_until(lambda: not relay.publisher.connected, timeout=10,
+                   what="the dead connection dropped")
+    finally:
+        relay.stop()
+        thread.join(10)
         proxy.down()
 
 

@@ -1,8 +1,10 @@
 """One module per resource."""
 import json
+import uuid
+from http import HTTPStatus
 from urllib.parse import urlencode
 
-from flask import request
+from flask import g, request
 from werkzeug.exceptions import BadRequest
 
 
@@ -31,18 +33,45 @@ def require_json():
     return None
 
 
-IDEMPOTENCY_HEADER = {"in": "header", "name": "Idempotency-Key", "required": False,
-                      "schema": {"type": "string", "maxLength": 200},
-                      "description": "Send the same key again (e.g. after a timeout) and get "
-                                     "the first answer back instead of a second record."}
+IDEMPOTENCY_HEADER = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "Send the same key again (e.g. after a 504) and get the first answer back "
+                   "instead of a second record. Without one the gateway makes a key for this "
+                   "request; a 504 answer names it (`idempotency_key`) so you can retry "
+                   "safely all the same. Once a key has had a 504, keep retrying with that "
+                   "key until you get a definite answer: a 503 to a retry means only that "
+                   "the retry did nothing, not that the first attempt did nothing."}
 
 
 def idempotency_key() -> dict:
-    """`{"idempotency_key": ...}` for the RPC when the request carries the header."""
-    key = request.headers.get("Idempotency-Key")
+    """`{"idempotency_key": key}` for a write RPC: the request's `Idempotency-Key`, else a
+    key made for this request (`auto-<uuid4>`).
+
+    The convention for every write endpoint: call it before the first RPC and pass it to
+    the write RPC (`rpc.call(..., **idempotency_key())`), whether the caller sent a key or
+    not. RPC requests are delivered at least once, so a redelivered request finds the key
+    used and gets the first answer instead of writing twice; and a 504 (outcome unknown)
+    names the key, so the caller can retry without risk. One key per HTTP request.
+    """
+    key = g.get("idempotency_key")
     if key is None:
-        return {}
-    key = key.strip()
-    if not key or len(key) > 200:
-        raise BadRequest("Idempotency-Key must be 1 to 200 characters.")
+        header = request.headers.get("Idempotency-Key")
+        if header is None:
+            key = f"auto-{uuid.uuid4()}"
+        else:
+            key = header.strip()
+            if not key or len(key) > 200:
+                raise BadRequest("Idempotency-Key must be 1 to 200 characters.")
+        g.idempotency_key = key  # problems.from_timeout names it
     return {"idempotency_key": key}
+
+
+def problem_responses(blp, *codes):
+    """Document the problem+json answers an operation can give: `codes` plus those of every
+    RPC-backed operation (401, 503 nothing was done, 504 outcome unknown)."""
+    def decorate(view):
+        for code in (401, *codes, 503, 504):
+            view = blp.alt_response(code, response=HTTPStatus(code).name)(view)
+        return view
+    return decorate

@@ -1,6 +1,4 @@
 """/api/v1/clients: the client register (clients service) and client timelines (activities)."""
-from http import HTTPStatus
-
 from flask import url_for
 from flask_smorest import Blueprint
 
@@ -9,7 +7,7 @@ from ..auth import current_principal
 from ..schemas import (ClientCreateSchema, ClientListQuerySchema, ClientPageSchema,
                        ClientSchema, NoteCreateSchema, TimelineEntrySchema,
                        TimelinePageSchema, TimelineQuerySchema)
-from . import IDEMPOTENCY_HEADER, idempotency_key, next_link, require_json
+from . import IDEMPOTENCY_HEADER, idempotency_key, next_link, problem_responses, require_json
 
 blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients",
                 description="Clients (companies and people) and their timelines")
@@ -17,14 +15,8 @@ blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients",
 blp.before_request(require_json)
 
 
-
 def errors(*codes):
-    """Document the problem+json answers an operation can give (plus 401 and 503 for all)."""
-    def decorate(view):
-        for code in (401, *codes, 503):
-            view = blp.alt_response(code, response=HTTPStatus(code).name)(view)
-        return view
-    return decorate
+    return problem_responses(blp, *codes)
 
 
 LINK_HEADER = {"Link": {"description": 'rel="next": the next page', "schema": {
@@ -86,8 +78,9 @@ def client_timeline(query, client_id):
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def add_note(note, client_id):
     """Write a note, meeting minutes, a call or an e-mail into the client's timeline"""
+    key = idempotency_key()  # first: a 504 on any call of this request names it
     rpc.call("clients", "get", client_id=client_id)  # NotFound -> 404
     payload = dict(note, client_id=client_id, author=current_principal().actor)
     if payload.get("occurred_at") is not None:
         payload["occurred_at"] = payload["occurred_at"].isoformat()
-    return rpc.call("activities", "add_note", payload=payload, **idempotency_key()), 201
+    return rpc.call("activities", "add_note", payload=payload, **key), 201

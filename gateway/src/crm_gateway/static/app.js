@@ -24,10 +24,33 @@ async function api(path, options = {}) {
     const problem = body || {};
     const fields = (problem.errors || []).map((e) => `${e.field || ""}: ${e.message}`);
     const text = response.status === 401 ? "Neplatný nebo chybějící token." :
+      response.status === 504 ? "Nevíme, zda se to provedlo (služba neodpověděla včas). " +
+        "Odešlete formulář znovu: nic se nezdvojí." :
       (problem.detail || problem.title || `Chyba ${response.status}`);
     throw new Error([text, ...fields].join("\n"));
   }
   return body;
+}
+
+// One Idempotency-Key per thing the user submits, kept until it succeeds: sending the same
+// form again after a timeout ("outcome unknown") returns the first answer, never a duplicate.
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();  // secure contexts only
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function submitOnce(form, path, payload) {
+  const body = JSON.stringify(payload);
+  if (form.dataset.pending !== path + body) {  // something else than last time: a new request
+    form.dataset.pending = path + body;
+    form.dataset.idempotencyKey = newKey();
+  }
+  const result = await api(path, { method: "POST", body,
+    headers: { "Idempotency-Key": form.dataset.idempotencyKey } });
+  delete form.dataset.pending;
+  delete form.dataset.idempotencyKey;
+  return result;
 }
 
 function el(tag, text, cls) {
@@ -103,7 +126,7 @@ $("create").onsubmit = async (event) => {
   if (form.get("name").trim()) payload.name = form.get("name").trim();
   if (form.get("ico").trim()) payload.ico = form.get("ico").trim();
   try {
-    const client = await api("/api/v1/clients", { method: "POST", body: JSON.stringify(payload) });
+    const client = await submitOnce(event.target, "/api/v1/clients", payload);
     event.target.reset();
     await loadClients();
     await showClient(client.id);
@@ -118,8 +141,8 @@ $("note").onsubmit = async (event) => {
   const payload = { type: form.get("type") };
   for (const key of ["title", "body"]) if (form.get(key).trim()) payload[key] = form.get(key).trim();
   try {
-    await api(`/api/v1/clients/${encodeURIComponent(current.id)}/notes`,
-      { method: "POST", body: JSON.stringify(payload) });
+    await submitOnce(event.target, `/api/v1/clients/${encodeURIComponent(current.id)}/notes`,
+      payload);
     event.target.reset();
     await loadTimeline(current.id);
   } catch (err) { $("note-error").textContent = err.message; }

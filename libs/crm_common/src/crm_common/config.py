@@ -25,3 +25,15 @@ def database_url(service: str) -> str:
 def env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value else default
+
+
+def amqp_heartbeat() -> int:
+    """Seconds between AMQP heartbeats (0 turns them off): half-open connections are found,
+    and the broker drops the connections (and reply queues) of a process that vanished."""
+    return int(env_float("AMQP_HEARTBEAT", 30))
+
+
+def amqp_timeout() -> float:
+    """The bound on any single broker operation (connect, declare, publish confirm, close):
+    a broker that keeps the socket open but stops answering must not block us forever."""
+    return env_float("AMQP_TIMEOUT", 10.0)

@@ -1,6 +1,12 @@
 """Engines and sessions. SQLite (WAL) for the embedded default, PostgreSQL otherwise."""
+import contextlib
+import fcntl
+import os
+import threading
+from pathlib import Path
+
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -45,3 +51,95 @@ def green_postgres() -> None:
     except ImportError:  # pragma: no cover - psycogreen is a declared dependency
         return
     patch_psycopg()
+
+
+# -- SQLite: one process per database file -----------------------------------------------
+
+class DatabaseInUse(RuntimeError):
+    """Another process holds this SQLite database."""
+
+
+class DatabaseClaim:
+    """An exclusive `flock` on `<database>.lock`. The kernel drops it when the process ends,
+    however it ends (kill -9 too), so a crash never leaves a stale lock behind."""
+
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self.lock_path = _lock_path(path)
+        self._fd = fd
+
+    def release(self) -> None:
+        with _claims_lock:
+            if _claims.get(self.path) is self:
+                del _claims[self.path]
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+_claims: dict[Path, DatabaseClaim] = {}  # what this process holds; keeps the fds open
+_claims_lock = threading.Lock()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a file-backed SQLite URL; None for anything else."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database.startswith("file:"):  # sqlite:///file:x?mode=memory&uri=true
+        database = database[len("file:"):]
+    if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(database).resolve()
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def claim_sqlite_database(url: str, service: str | None = None) -> DatabaseClaim | None:
+    """Take the database for this process, or raise `DatabaseInUse` naming the file.
+
+    SQLite allows one process per database here: two processes would both run outbox
+    relays (publishing the same rows) and a writer would wait inside SQLite's C busy
+    handler, freezing the eventlet hub. The claim lasts as long as the process; claiming
+    again in the same process returns the same claim. A no-op (None) for PostgreSQL and
+    in-memory SQLite. `service` only names `<SERVICE>_DATABASE_URL` in the message.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        return None
+    with _claims_lock:
+        if path in _claims:
+            return _claims[path]
+        lock_path = _lock_path(path)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            variable = f"{service.upper()}_DATABASE_URL" if service else \
+                "<SERVICE>_DATABASE_URL"
+            raise DatabaseInUse(
+                f"SQLite database {path} is in use by another process (pid {holder}; lock "
+                f"{lock_path}). SQLite allows one service process per database: stop that "
+                f"process first (migrations need the database to themselves too), or use "
+                f"PostgreSQL ({variable}) to run replicas.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())  # only to name the holder in the message
+        _claims[path] = claim = DatabaseClaim(path, fd)
+        return claim
+
+
+@contextlib.contextmanager
+def sqlite_database_claimed(url: str, service: str | None = None):
+    """Hold the claim for a block (e.g. a migration); keep it if this process had it."""
+    held = sqlite_file(url) in _claims
+    claim = claim_sqlite_database(url, service)
+    try:
+        yield claim
+    finally:
+        if claim is not None and not held:
+            claim.release()

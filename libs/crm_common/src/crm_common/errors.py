@@ -23,3 +23,27 @@ class NotFound(CrmError):
 
 class Conflict(CrmError):
     status = 409
+
+
+class ServiceUnavailable(CrmError):
+    """The service could not reach what it needs (its database): nothing was done; the
+    caller may simply try again later."""
+    status = 503
+
+
+class OutcomeUnknown(CrmError):
+    """The database connection failed while the change was being committed (or after an
+    earlier part of the call had committed): it may or may not be stored. A retry with the
+    same Idempotency-Key finds out without doing it twice."""
+    status = 504
+
+
+class DeadlineExceeded(CrmError):
+    """The caller's deadline passed before the work began: nothing was done (the caller has
+    already answered "outcome unknown"; a retry with its Idempotency-Key is safe)."""
+    status = 504
+
+
+class PoisonEvent(Exception):
+    """An event handler's verdict that an event can never be processed (not a retryable
+    failure): it is parked at once instead of going through the retry delays."""

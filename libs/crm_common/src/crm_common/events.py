@@ -80,3 +80,30 @@ def context_of(event: dict, actor: str | None = None) -> EventContext:
 def exchange_name(service: str) -> str:
     """nameko's convention, and a public interface: `<service>.events`."""
     return f"{service}.events"
+
+
+def envelope_problem(body, expected_type: str | None = None) -> str | None:
+    """Why `body` is not a CloudEvent a handler can take (None when it is).
+
+    Checked before a handler runs: such a message can never succeed, so it is parked at
+    once instead of going through every retry delay.
+    """
+    if not isinstance(body, dict):
+        return f"the body is a JSON {type(body).__name__}, not a CloudEvent object"
+    if body.get("specversion") != "1.0":
+        return "specversion is not \"1.0\""
+    for name in ("id", "source", "type"):
+        if not isinstance(body.get(name), str) or not body[name].strip():
+            return f"{name} is missing or not a non-empty string"
+    if len(body["id"]) > 36:  # the inbox keeps ids of at most 36 characters (UUIDs)
+        return "id is longer than 36 characters"
+    if expected_type and body["type"] != expected_type:
+        return f"type is {body['type']!r}, this handler takes {expected_type!r}"
+    if not isinstance(body.get("data"), dict):
+        return "data is missing or not an object"
+    if body.get("time") is not None:
+        try:
+            parse_time(body["time"])
+        except (TypeError, ValueError):
+            return "time is not an RFC 3339 timestamp"
+    return None

@@ -1,7 +1,8 @@
 """Migrations run once per release (a one-shot job), never from every replica.
 
 `crm-migrate services/clients` upgrades that service's database (`<SERVICE>_DATABASE_URL`)
-to head. Each service's `migrations/env.py` calls `run_env` below.
+to head. Each service's `migrations/env.py` calls `run_env` below. An SQLite database is
+claimed while it migrates, so migrating one a service process holds is refused.
 """
 import argparse
 import sys
@@ -11,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 
 from . import config
+from .db import DatabaseInUse, make_engine, sqlite_database_claimed
 from .messaging import metadata as messaging_metadata
 
 
@@ -30,8 +32,6 @@ def upgrade(service_dir: str | Path, service: str | None = None, revision: str =
 
 def run_env(context, service_metadata) -> None:
     """The body of every service's alembic env.py: its tables plus outbox and inbox."""
-    from .db import make_engine
-
     target = [service_metadata, messaging_metadata]
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
@@ -39,13 +39,15 @@ def run_env(context, service_metadata) -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target,
-                          render_as_batch=url.startswith("sqlite"))
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    # refused (DatabaseInUse) while a service process holds its SQLite file
+    with sqlite_database_claimed(url, context.config.attributes.get("service")):
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=target,
+                              render_as_batch=url.startswith("sqlite"))
+            with context.begin_transaction():
+                context.run_migrations()
+        engine.dispose()
 
 
 def create_messaging_tables_v1() -> None:
@@ -98,6 +100,36 @@ def drop_messaging_tables_v1() -> None:
     op.drop_table("inbox")
 
 
+def upgrade_messaging_tables_v2() -> None:
+    """Version 2, for each service's migration `0002`: the pending index of the outbox
+    becomes partial (`WHERE sent_at IS NULL`: sent rows, nearly all of them, stay out of
+    it), and the columns retention prunes by get indexes (the outbox's partial the other
+    way round, so no planner serves the relay from it). Rows are kept as they are."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    pending = sa.text("sent_at IS NULL")
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.create_index("ix_outbox_pending", "outbox", ["id"], unique=False,
+                    postgresql_where=pending, sqlite_where=pending)
+    sent = sa.text("sent_at IS NOT NULL")
+    op.create_index("ix_outbox_sent_at", "outbox", ["sent_at"], unique=False,
+                    postgresql_where=sent, sqlite_where=sent)
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"], unique=False)
+    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"],
+                    unique=False)
+
+
+def downgrade_messaging_tables_v2() -> None:
+    from alembic import op
+
+    op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")
+    op.drop_index("ix_inbox_processed_at", table_name="inbox")
+    op.drop_index("ix_outbox_sent_at", table_name="outbox")
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.create_index("ix_outbox_pending", "outbox", ["sent_at", "id"], unique=False)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("service_dirs", nargs="+", help="e.g. services/clients")
@@ -107,7 +139,10 @@ def main(argv=None):
                              "(AMQP_URI), so no event is missed before it first starts")
     args = parser.parse_args(argv)
     for service_dir in args.service_dirs:
-        upgrade(service_dir, revision=args.revision)
+        try:
+            upgrade(service_dir, revision=args.revision)
+        except DatabaseInUse as exc:
+            sys.exit(f"cannot migrate {Path(service_dir).name}: {exc}")
         name = Path(service_dir).resolve().name
         print(f"migrated {name} to {args.revision}", file=sys.stderr)
         if args.queues:

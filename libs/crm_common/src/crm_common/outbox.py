@@ -2,7 +2,11 @@
 
 Woken right after a commit (low latency) and on a periodic sweep (rows left by a crash or
 a broker outage). Safe with several replicas: rows are claimed `FOR UPDATE SKIP LOCKED`
-on PostgreSQL; SQLite has a single writer anyway.
+on PostgreSQL; SQLite has one process per database (a file lock enforces it).
+
+Every broker operation is bounded (`AMQP_TIMEOUT`), so a silent broker costs one timeout,
+not a relay that hangs with its batch locked; the connection is long-lived, kept alive with
+heartbeats between batches, and dropped without the close handshake when anything fails.
 """
 import logging
 import threading
@@ -11,47 +15,33 @@ import time
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from .amqp import confirmed_connection, events_exchange
+from .amqp import events_exchange
 from .events import CONTENT_TYPE, utcnow
 from .messaging import outbox
+from .publisher import Publisher
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
     def __init__(self, engine: Engine, service: str, amqp_uri: str, batch_size: int = 200,
-                 sweep_interval: float = 2.0, publish_timeout: float = 10.0):
+                 sweep_interval: float = 2.0, publish_timeout: float | None = None,
+                 heartbeat: int | None = None):
         self.engine = engine
         self.service = service
-        self.amqp_uri = amqp_uri
         self.batch_size = batch_size
         self.sweep_interval = sweep_interval
-        # a half-open connection must not stall the relay for the kernel's TCP timeout
-        self.publish_timeout = publish_timeout
+        self.publisher = Publisher(amqp_uri, timeout=publish_timeout, heartbeat=heartbeat,
+                                   name=f"{service} outbox relay")
         self._last_error = None
         self.exchange = events_exchange(service)
-        self._connection = None
-        self._producer = None
         self.broker_ok = True
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self.stopped = threading.Event()
+        self.stop_drain_seconds = 10.0
 
     # -- publishing ---------------------------------------------------------------
-    def _ensure_producer(self):
-        if self._producer is None:
-            self._connection = confirmed_connection(self.amqp_uri)
-            self._connection.connect()
-            self._producer = self._connection.Producer()
-            self.exchange(self._producer.channel).declare()
-        return self._producer
-
-    def _drop_connection(self):
-        try:
-            if self._connection is not None:
-                self._connection.release()
-        except Exception:  # noqa: BLE001 - the connection is already broken
-            pass
-        self._connection = self._producer = None
 
     def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many went out."""
@@ -91,16 +81,15 @@ class OutboxRelay:
             return sent
         self.broker_ok = True
         try:
-            producer = self._ensure_producer()
+            self.publisher.declare(self.exchange)
             for row in rows:
-                producer.publish(
-                    row.payload, exchange=self.exchange, routing_key=row.event_type,
+                self.publisher.publish(
+                    row.payload, exchange=self.exchange.name, routing_key=row.event_type,
                     content_type=CONTENT_TYPE, content_encoding="utf-8",
-                    delivery_mode=2, message_id=row.event_id, retry=False,
-                    timeout=self.publish_timeout, confirm_timeout=self.publish_timeout)
+                    delivery_mode=2, message_id=row.event_id)
                 sent.append(row.id)
         except Exception as exc:  # broker down, refused or silent: keep the rest for later
-            self._drop_connection()
+            self.publisher.drop()
             self.broker_ok = False
             log.warning("outbox: broker unavailable after %d of %d events: %s",
                         len(sent), len(rows), exc)
@@ -116,13 +105,16 @@ class OutboxRelay:
             conn.execute(update(outbox).where(outbox.c.id.in_(failed)).values(
                 attempts=outbox.c.attempts + 1, last_error=self._last_error))
 
-    def drain(self) -> int:
-        """Publish until nothing is pending or the broker refuses."""
+    def drain(self, seconds: float | None = None) -> int:
+        """Publish until nothing is pending or the broker refuses (or `seconds` are up)."""
         total = 0
+        deadline = None if seconds is None else time.monotonic() + seconds
         while True:
             count = self.publish_pending()
             total += count
             if count < self.batch_size or not self.broker_ok:
+                return total
+            if deadline is not None and time.monotonic() > deadline:
                 return total
 
     # -- the loop -----------------------------------------------------------------
@@ -135,16 +127,35 @@ class OutboxRelay:
 
     def run(self):
         backoff = 0.0
-        while not self._stopping.is_set():
-            self._wake.wait(timeout=max(self.sweep_interval, backoff))
-            self._wake.clear()
-            if self._stopping.is_set():
-                break
-            try:
-                self.drain()
-                backoff = 0.0 if self.broker_ok else min(backoff * 2 or 0.5, 15)
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the relay
-                log.exception("outbox relay failed; retrying")
-                backoff = min(backoff * 2 or 1.0, 30)
-                time.sleep(0.1)
-        self._drop_connection()
+        try:
+            while not self._stopping.is_set():
+                # at most a quarter of the heartbeat: the idle connection must answer the
+                # broker's heartbeats or the broker closes it
+                self._wake.wait(timeout=min(max(self.sweep_interval, backoff),
+                                            self._keep_alive_interval))
+                self._wake.clear()
+                if self._stopping.is_set():
+                    break
+                self.publisher.keep_alive()
+                backoff = self._cycle(backoff)
+            # what committed before stop() still goes out; a big backlog is left to the
+            # next start (or another replica) instead of holding up the shutdown
+            self._cycle(0.0, seconds=self.stop_drain_seconds)
+        finally:
+            self.publisher.close()
+            self.stopped.set()
+
+    def _cycle(self, backoff: float, seconds: float | None = None) -> float:
+        """One drain; returns the wait before the next one."""
+        try:
+            self.drain(seconds)
+        except Exception:  # noqa: BLE001 - a database hiccup must not kill the relay
+            log.exception("outbox relay failed; retrying")
+            time.sleep(0.1)
+            return min(backoff * 2 or 1.0, 30)
+        return 0.0 if self.broker_ok else min(backoff * 2 or 0.5, self._keep_alive_interval)
+
+    @property
+    def _keep_alive_interval(self) -> float:
+        heartbeat = self.publisher.heartbeat
+        return min(15.0, heartbeat / 4) if heartbeat else 15.0

@@ -98,6 +98,41 @@ def make_postgres_db(postgres_admin):
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def start_private(server_class):
+    """A started private server of `crm_common.testing_nodes` (a RabbitMQ node or a
+    PostgreSQL cluster a test may kill); skipped, or failed with CI=true, when this machine
+    cannot run one."""
+    from .testing_nodes import NodeUnavailable
+    try:
+        server = server_class()
+    except NodeUnavailable as exc:
+        _unavailable(str(exc))
+    try:
+        return server.start()
+    except BaseException:
+        server.close()
+        raise
+
+
+@pytest.fixture(scope="session")
+def private_rabbit():
+    """One private RabbitMQ node for the session (starting one takes 5-15 s). A test that
+    kills it or raises an alarm leaves it running and clear again."""
+    from .testing_nodes import PrivateRabbit
+    rabbit = start_private(PrivateRabbit)
+    yield rabbit
+    rabbit.close()
+
+
+@pytest.fixture(scope="session")
+def private_postgres():
+    """One private PostgreSQL cluster for the session; a test that stops it starts it again."""
+    from .testing_nodes import PrivatePostgres
+    postgres = start_private(PrivatePostgres)
+    yield postgres
+    postgres.close()
+
+
 def database_env(backend: str, tmp_path, make_postgres_db=None, services=SERVICES) -> dict:
     env = {}
     for name in services:
@@ -109,13 +144,14 @@ def database_env(backend: str, tmp_path, make_postgres_db=None, services=SERVICE
 
 
 def start_stack(tmp_path, amqp_uri, db_env: dict, services=tuple(SERVICES), gateway=True,
-                extra_env: dict | None = None, fake_ares=True) -> Stack:
+                extra_env: dict | None = None, fake_ares=True,
+                replicas: dict[str, int] | None = None) -> Stack:
     env = {"AMQP_URI": amqp_uri, "CRM_BOOTSTRAP_ADMIN_TOKEN": "test-admin-token",
            "OUTBOX_SWEEP_SECONDS": "1", "ARES_RETRY_BASE_SECONDS": "1",
            "ARES_RETRY_POLL_SECONDS": "0.5", "CRM_RETRY_DELAYS": "0.2,0.5,1",
            "LOG_LEVEL": "INFO", **db_env, **(extra_env or {})}
     stack = Stack(env=env, var_dir=tmp_path / "var", services=services, gateway=gateway,
-                  fake_ares=fake_ares, gateway_port=free_port())
+                  fake_ares=fake_ares, gateway_port=free_port(), replicas=replicas)
     try:
         stack.start()
     except Exception:
@@ -279,6 +315,7 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # a stalled peer holds the connection open, as a real one
             with self._lock:
                 self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):

@@ -4,22 +4,36 @@ import json
 from typing import Callable
 
 from sqlalchemy import insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import ValidationFailed
+from .errors import OutcomeUnknown, ServiceUnavailable, ValidationFailed
 from .events import EventContext, make_event, utcnow
 from .messaging import idempotency_keys, inbox, outbox
 
 
+# the database is down, the connection broke or none could be had from the pool
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+
 class UnitOfWork:
+    """`after_commit` runs after a commit that emitted events (wakes the relay); `on_commit`
+    after every commit; `committed_before` tells whether an earlier unit of work of the same
+    call committed (then a failure here leaves the call half done, not undone)."""
+
     def __init__(self, session_factory: sessionmaker, service: str,
                  context: EventContext | None = None,
-                 after_commit: Callable[[], None] | None = None):
+                 after_commit: Callable[[], None] | None = None,
+                 on_commit: Callable[[], None] | None = None,
+                 committed_before: Callable[[], bool] = lambda: False):
         self._session_factory = session_factory
         self.service = service
         self.context = context or EventContext()
         self._after_commit = after_commit
+        self._on_commit = on_commit
+        self._committed_before = committed_before
         self.session: Session | None = None
         self.emitted: list[dict] = []
 
@@ -28,9 +42,21 @@ class UnitOfWork:
         self.emitted = []
         return self
 
-    def __exit__(self, *exc):
-        self.rollback()
-        self.session.close()
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.rollback()
+            self.session.close()
+        except DATABASE_UNREACHABLE:
+            if exc is None:
+                raise
+        # a database that cannot be reached before COMMIT means nothing was stored: say so
+        # (ServiceUnavailable, a 503), instead of an internal error
+        if isinstance(exc, DATABASE_UNREACHABLE):
+            if self._committed_before():
+                raise OutcomeUnknown("the database failed after part of the work was "
+                                     "stored") from exc
+            raise ServiceUnavailable("the database cannot be reached; nothing was done") \
+                from exc
 
     def emit(self, event_type: str, subject, data: dict, version: int = 1) -> dict:
         """Stage an event; it is published only if this transaction commits."""
@@ -51,14 +77,15 @@ class UnitOfWork:
         """True when `consumer` already handled this event; else records that it does now.
 
         The inbox row commits with the handler's writes, so a redelivery after a crash
-        either finds it (skip) or finds nothing (the first attempt rolled back).
+        either finds it (skip) or finds nothing (the first attempt rolled back). Inserted
+        with ON CONFLICT DO NOTHING: a concurrent duplicate (another replica handling the
+        same event) waits for the first transaction and then sees no row inserted, instead
+        of failing on the primary key.
         """
-        if self.handled(consumer, event):
-            return True
-        self.session.execute(insert(inbox).values(
+        statement = _insert_ignoring_duplicates(self.session, inbox).values(
             consumer=consumer, event_id=event["id"], event_type=event.get("type", ""),
-            processed_at=utcnow()))
-        return False
+            processed_at=utcnow())
+        return self.session.execute(statement).rowcount == 0
 
     def _key_scope(self, operation: str) -> str:
         return f"{operation}:{self.context.actor}"  # a key is its caller's own
@@ -103,13 +130,26 @@ class UnitOfWork:
         self.session.execute(text("SELECT 1"))
 
     def commit(self):
-        self.session.commit()
+        try:
+            self.session.commit()
+        except DATABASE_UNREACHABLE as exc:  # the COMMIT may have been carried out
+            raise OutcomeUnknown("the database connection failed while committing; the "
+                                 "change may or may not be stored") from exc
+        if self._on_commit:
+            self._on_commit()
         if self.emitted and self._after_commit:
             self._after_commit()  # wake the relay so events leave at once
 
     def rollback(self):
         if self.session is not None:
             self.session.rollback()
+
+
+_DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _insert_ignoring_duplicates(session: Session, table):
+    return _DIALECT_INSERTS[session.get_bind().dialect.name](table).on_conflict_do_nothing()
 
 
 def _fingerprint(request: dict) -> str:

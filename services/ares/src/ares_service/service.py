@@ -3,11 +3,10 @@ import os
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from crm_common.config import env_float
-from crm_common.nameko_glue import Database, HealthCheck, reliable_event_handler
+from crm_common.nameko_glue import Database, HealthCheck, reliable_event_handler, rpc
 
 from . import SERVICE, handlers
 from .client import DEFAULT_BASE_URL, AresClient

@@ -116,3 +116,34 @@ def test_command_line_prints_base_url_and_serves():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_synthesize_finds_every_valid_ico_without_a_recording(recording):
+    with FakeAres(synthesize=True) as fake:
+        made_up = requests.get(f"{fake.url}/ekonomicke-subjekty/00000019", timeout=5)
+        assert made_up.status_code == 200
+        body, template = made_up.json(), recording("04")
+        assert (body["ico"], body["icoId"], body["dic"]) == ("00000019", "00000019", "CZ00000019")
+        assert body["obchodniJmeno"] == "Syntetická 00000019 s.r.o."
+        assert body["sidlo"] == template["sidlo"] and body["czNace"] == template["czNace"]
+        # recordings still win; a recorded 404, a wrong check digit and a bad format do not change
+        assert requests.get(f"{fake.url}/ekonomicke-subjekty/68407700", timeout=5).json()["ico"] == "68407700"
+        assert requests.get(f"{fake.url}/ekonomicke-subjekty/25596641", timeout=5).status_code == 404
+        assert requests.get(f"{fake.url}/ekonomicke-subjekty/00000018", timeout=5).status_code == 404
+        assert requests.get(f"{fake.url}/ekonomicke-subjekty/1603094", timeout=5).status_code == 400
+        search = requests.post(f"{fake.url}/ekonomicke-subjekty/vyhledat",
+                               json={"ico": ["00000019", "25596641"]}, timeout=5).json()
+        assert [s["ico"] for s in search["ekonomickeSubjekty"]] == ["00000019"]
+    with FakeAres() as default:  # off by default: unknown IČOs are 404 as in ARES
+        assert requests.get(f"{default.url}/ekonomicke-subjekty/00000019", timeout=5).status_code == 404
+
+
+def test_command_line_synthesize_flag():
+    proc = subprocess.Popen([sys.executable, "-m", "ares_service.fake", "--port", "0", "--synthesize"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert requests.get(f"{url}/ekonomicke-subjekty/00000019", timeout=5).json()["ico"] == "00000019"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,7 +1,7 @@
 """nameko entrypoints of the clients service: thin, everything else is in handlers."""
-from nameko.rpc import rpc
 
-from crm_common.nameko_glue import Database, HealthCheck, handle_event, reliable_event_handler
+from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
+                                    reliable_event_handler, rpc)
 
 from . import SERVICE, handlers
 

@@ -11,8 +11,12 @@ def main(argv=None) -> None:
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--recordings", action="append", default=[], metavar="DIR",
                         help=f"extra directory of recorded JSON bodies (repeatable; also ${ENV_VAR}, {os.pathsep!r}-separated)")
+    parser.add_argument("--synthesize", action="store_true",
+                        help="answer every valid IČO without a recording with a made-up company "
+                             "(recording 04 under that IČO) instead of 404")
     args = parser.parse_args(argv)
-    fake = FakeAres(host=args.host, port=args.port, extra_dirs=args.recordings)
+    fake = FakeAres(host=args.host, port=args.port, extra_dirs=args.recordings,
+                    synthesize=args.synthesize)
     server = fake._bind()
     print(fake.url, flush=True)  # after binding, so port 0 prints the real port
     try:

@@ -2,6 +2,10 @@
 
 Used by tests and `make run` (ARES_BASE_URL) so nothing hits the ministry's server, which may
 block clients that send many or invalid queries. Only the endpoints the client uses are served.
+
+With `synthesize=True` (CLI `--synthesize`) every IČO with a valid check digit that has no
+recording is found: the company of recording 04 under that IČO, its DIČ and a name made from
+it. Load and fault tests use it to make a real (fake) lookup for each of thousands of clients.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterable
 
+from crm_common.ico import is_valid as valid_ico
+
 BASE_PATH = "/ekonomicke-subjekty-v-be/rest"
 RECORDINGS_DIR = Path(__file__).resolve().parent / "recordings"
 ENV_VAR = "FAKE_ARES_RECORDINGS"
@@ -21,6 +27,7 @@ HANG_SECONDS = 30.0  # longer than any sane read timeout
 
 _ICO_RE = re.compile(r"^\d{8}$")
 _NAME_ICO_RE = re.compile(r"_(\d{8})(?!\d)")
+TEMPLATE_ICO = "25063677"  # recording 04, a company paying VAT: the model of synthesized subjects
 
 
 def _dump(body: object) -> bytes:
@@ -34,6 +41,7 @@ class _Recordings:
         self.subjects: dict[str, bytes] = {}  # ico -> EkonomickySubjekt body
         self.vr: dict[str, bytes] = {}  # ico -> public-register (VR) body
         self.errors: dict[str, bytes] = {}  # "06".."09" -> error body (built-in recordings)
+        self.not_found: set[str] = set()  # IČOs recorded as 404 (never synthesized)
         for directory in dirs:
             for path in sorted(Path(directory).glob("*.json")):
                 self._add(path)
@@ -49,6 +57,9 @@ class _Recordings:
         prefix = path.name[:2]
         if prefix in ("06", "07", "08", "09") and "kod" in body:
             self.errors.setdefault(prefix, data)
+            match = _NAME_ICO_RE.search(path.name)
+            if prefix == "06" and match:
+                self.not_found.add(match.group(1))
         if isinstance(body.get("zaznamy"), list) and isinstance(body.get("icoId"), str):
             self.vr[body["icoId"]] = data
         elif isinstance(body.get("ico"), str):
@@ -61,6 +72,12 @@ class _Recordings:
     def error(self, key: str, fallback: dict) -> bytes:
         return self.errors.get(key) or _dump(fallback)
 
+    def synthesized(self, ico: str) -> bytes:
+        """The template company under `ico`: only what identifies it is changed."""
+        body = json.loads(self.subjects[TEMPLATE_ICO])
+        body.update(ico=ico, icoId=ico, dic=f"CZ{ico}", obchodniJmeno=f"Syntetická {ico} s.r.o.")
+        return _dump(body)
+
 
 def _recording_dirs(recordings_dir: str | Path | None, extra_dirs: Iterable) -> list[Path]:
     dirs = [Path(recordings_dir) if recordings_dir else RECORDINGS_DIR]
@@ -70,9 +87,13 @@ def _recording_dirs(recordings_dir: str | Path | None, extra_dirs: Iterable) -> 
 
 
 class FakeAres:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, recordings_dir=None, extra_dirs=()):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, recordings_dir=None, extra_dirs=(),
+                 synthesize: bool = False):
         self.host, self.port = host, port
         self.recordings = _Recordings(_recording_dirs(recordings_dir, extra_dirs))
+        self.synthesize = synthesize
+        if synthesize and TEMPLATE_ICO not in self.recordings.subjects:
+            raise ValueError(f"synthesize needs the recording of {TEMPLATE_ICO} as its template")
         self.requests: list[str] = []
         self.mode = "ok"
         self._stopping = threading.Event()
@@ -146,8 +167,16 @@ class FakeAres:
                 return bad_ico
             if parts[0] == "ekonomicke-subjekty-vr":
                 return (200, rec.vr[ico]) if ico in rec.vr else (404, rec.error("09", {"kod": "NENALEZENO"}))
-            return (200, rec.subjects[ico]) if ico in rec.subjects else (404, not_found)
+            subject = self._subject(ico)
+            return (200, subject) if subject is not None else (404, not_found)
         return 404, not_found
+
+    def _subject(self, ico: str) -> bytes | None:
+        if ico in self.recordings.subjects:
+            return self.recordings.subjects[ico]
+        if self.synthesize and valid_ico(ico) and ico not in self.recordings.not_found:
+            return self.recordings.synthesized(ico)
+        return None
 
     def _search(self, body: bytes, bad_ico: tuple[int, bytes]) -> tuple[int, bytes]:
         # ARES answers a body it cannot parse with 500 OBECNA_CHYBA (recording 08).
@@ -163,7 +192,8 @@ class FakeAres:
         start, count = query.get("start", 0), query.get("pocet", 100)
         if not isinstance(start, int) or not isinstance(count, int):
             return bad_ico
-        found = [json.loads(self.recordings.subjects[i]) for i in dict.fromkeys(icos) if i in self.recordings.subjects]
+        subjects = (self._subject(i) for i in dict.fromkeys(icos))
+        found = [json.loads(s) for s in subjects if s is not None]
         return 200, _dump({"pocetCelkem": len(found), "ekonomickeSubjekty": found[start:start + count]})
 
 
