@@ -34,7 +34,10 @@ down:
 test: install broker database
 	$(BIN)/pytest
 
-bench: install broker
+# every path next to its raw py-amqp floor; QUICK=1 for a short run (under five minutes);
+# writes docs/benchmarks.md and var/bench/results.json
+bench: install broker database
+	BENCH_QUICK=$(QUICK) BENCH_COMMAND="make bench$(if $(QUICK), QUICK=$(QUICK),)" \
 	$(BIN)/python -m bench
 
 # the fault suite with a longer stream per scenario; writes docs/reliability.md (also when a

@@ -1,1 +1,2 @@
-"""Benchmarks (`make bench`): figures go to docs/benchmarks.md."""
+"""Benchmarks (`make bench`): each path of the plumbing next to its raw py-amqp floor,
+measured in the same run; results go to var/bench/results.json and docs/benchmarks.md."""

@@ -249,3 +249,51 @@ def test_list_limit_is_bounded(client, rpc):
         assert response.json["errors"][0]["field"] == "limit"
         assert response.json["errors"][0]["location"] == "query"
     assert rpc.calls == []
+
+
+def test_batch_answers_every_item_in_order_validating_at_the_gateway_first(client, rpc):
+    rpc.answers[("clients", "create_many")] = [
+        {"status": 201, "client": CLIENT},
+        {"status": 422, "errors": {"dic": ["DIČ is not valid."]}}]
+    items = [{"name": "A"}, {"name": "X", "colour": "red"}, "text", {"name": "B", "dic": "x"}]
+    response = client.post("/api/v1/clients/batch", json={"items": items},
+                           headers=dict(AUTH, **{"Idempotency-Key": "b-1"}))
+    assert response.status_code == 200, response.json
+    assert response.json["items"] == [
+        {"status": 201, "client": CLIENT},
+        {"status": 422, "errors": [{"field": "colour", "message": "Unknown field."}]},
+        {"status": 422, "errors": [{"field": None, "message": "Invalid input type."}]},
+        {"status": 422, "errors": [{"field": "dic", "message": "DIČ is not valid."}]}]
+    [(_, _, kwargs, _)] = rpc.called("clients", "create_many")
+    assert kwargs == {"items": [{"name": "A"}, {"name": "B", "dic": "x"}],
+                      "idempotency_key": "b-1"}
+
+
+def test_a_batch_with_nothing_valid_calls_no_service(client, rpc):
+    response = client.post("/api/v1/clients/batch", json={"items": [{"kind": "alien"}]},
+                           headers=AUTH)
+    assert response.status_code == 200
+    assert response.json["items"][0]["status"] == 422 and rpc.calls == []
+
+
+@pytest.mark.parametrize("body", [{}, {"items": []}, {"items": "x"}, {"items": [{}], "x": 1},
+                                  {"items": [{"name": "n"}] * 1001}, []])
+def test_a_batch_of_the_wrong_shape_or_size_is_422_whole(client, rpc, body):
+    response = client.post("/api/v1/clients/batch", json=body, headers=AUTH)
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert rpc.calls == []
+
+
+def test_a_batch_timeout_is_504_naming_the_key_to_retry_with(client, rpc):
+    rpc.answers[("clients", "create_many")] = RpcTimeout("slow")
+    response = client.post("/api/v1/clients/batch", json={"items": [{"name": "A"}]},
+                           headers=AUTH)
+    assert response.status_code == 504
+    [(_, _, kwargs, _)] = rpc.called("clients", "create_many")
+    assert response.json["idempotency_key"] == kwargs["idempotency_key"]
+
+
+def test_batch_is_in_the_openapi_document(client):
+    spec = client.get("/api/openapi.json").json
+    operation = spec["paths"]["/api/v1/clients/batch"]["post"]
+    assert {"200", "422", "503", "504"} <= set(operation["responses"])

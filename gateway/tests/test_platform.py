@@ -183,7 +183,7 @@ def test_docs_page_works_offline(client):
 
 def test_oversized_body_is_refused_as_problem(client, rpc):
     response = client.post("/api/v1/clients", headers=AUTH,
-                           data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+                           data=b"{" + b" " * (4 * 1024 * 1024 + 10) + b"}",
                            content_type="application/json")
     assert response.status_code == 413
     assert response.content_type.startswith("application/problem+json")

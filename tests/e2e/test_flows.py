@@ -193,3 +193,31 @@ def test_duplicate_delivery_makes_one_timeline_entry(system):
     time.sleep(1)
     timeline = _timeline_when(system, created["id"], lambda t: len(t) >= 2)
     assert [e["title"] for e in timeline].count("Client created") == 1
+
+
+def test_a_batch_creates_each_valid_client_once_with_its_timeline_and_enrichment(system):
+    items = [{"name": f"Dávka {i}"} for i in range(150)]
+    items[7] = {"name": "Chybné IČO", "ico": "25063678"}      # refused by the gateway
+    items[9] = {"name": "Sad z dávky", "ico": SAD}            # enriched from ARES
+    items[11] = {"name": "Cizí pole", "colour": "red"}       # refused by the gateway
+    key = {"Idempotency-Key": "e2e-batch-1"}
+    response = system.api.post("/api/v1/clients/batch", json={"items": items}, headers=key)
+    assert response.status_code == 200, response.text
+    results = response.json()["items"]
+    assert [r["status"] for r in results] == [422 if i in (7, 11) else 201
+                                              for i in range(150)]
+    assert results[7]["errors"][0]["field"] == "ico"
+    assert results[11]["errors"] == [{"field": "colour", "message": "Unknown field."}]
+    assert [r["client"]["name"] for r in results if r["status"] == 201] == \
+        [item["name"] for i, item in enumerate(items) if i not in (7, 11)]
+    again = system.api.post("/api/v1/clients/batch", json={"items": items}, headers=key)
+    assert again.json() == response.json()  # sent again: the same answers, nothing new
+    created = [r["client"]["id"] for r in results if r["status"] == 201]
+    for client_id in (created[0], created[-1]):
+        timeline = _timeline_when(system, client_id, lambda t: t)
+        assert [e["title"] for e in timeline] == ["Client created"]
+    sad = results[9]["client"]["id"]
+    assert _client_when(system, sad, lambda c: c["registry"]["status"] == "ok")["name"] == \
+        "SAD s.r.o."
+    names = {c["name"] for c in system.api.get("/api/v1/clients?limit=500").json()["items"]}
+    assert sum(1 for n in names if n.startswith("Dávka ")) == 147

@@ -56,6 +56,16 @@ class ClientCreateSchema(StrictSchema):
     registered_address = fields.Nested(AddressSchema, allow_none=True)
 
 
+MAX_BATCH = 1000
+
+
+class ClientBatchSchema(StrictSchema):
+    items = fields.List(fields.Raw(metadata={"type": "object", "description":
+                                             "a client, as for POST /api/v1/clients"}),
+                        required=True, validate=validate.Length(min=1, max=MAX_BATCH),
+                        metadata={"description": f"1 to {MAX_BATCH} clients"})
+
+
 class ClientListQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
@@ -90,6 +100,20 @@ class ClientSchema(Schema):
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
     version = fields.Integer(metadata={"description": "Also the weak ETag W/\"<version>\""})
+
+
+class ClientBatchItemSchema(Schema):
+    status = fields.Integer(metadata={"enum": [201, 409, 422], "description":
+                                      "201 created (or created before under the same "
+                                      "Idempotency-Key), 422 invalid, 409 conflict"})
+    client = fields.Nested(ClientSchema, metadata={"description": "with 201"})
+    errors = fields.List(fields.Nested(lambda: FieldErrorSchema()),
+                         metadata={"description": "with 422 and 409: what is wrong"})
+
+
+class ClientBatchResultSchema(Schema):
+    items = fields.List(fields.Nested(ClientBatchItemSchema),
+                        metadata={"description": "one answer per item, in the order sent"})
 
 
 class ClientPageSchema(Schema):

@@ -39,8 +39,9 @@ def load(overrides: dict | None = None) -> dict:
                                     "application/problem+json."},
         },
         "JSON_SORT_KEYS": False,
-        # a JSON API: larger bodies are refused (413 problem+json) before they are read
-        "MAX_CONTENT_LENGTH": int(env_float("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)),
+        # a JSON API: larger bodies are refused (413 problem+json) before they are read;
+        # room for a batch of 1,000 full clients
+        "MAX_CONTENT_LENGTH": int(env_float("GATEWAY_MAX_BODY_BYTES", 4 * 1024 * 1024)),
     }
     settings.update(overrides or {})
     return settings

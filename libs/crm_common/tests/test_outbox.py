@@ -14,13 +14,9 @@ from crm_common.uow import UnitOfWork
 SERVICE = "outboxtest"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "postgresql":
-        url = request.getfixturevalue("make_postgres_db")("outbox")
-    else:
-        url = f"sqlite:///{tmp_path / 'outbox.db'}"
-    engine = make_engine(url)
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
     metadata.create_all(engine)
     yield engine
     engine.dispose()
@@ -174,3 +170,65 @@ def test_two_relays_publish_each_event_exactly_once(amqp_uri, event_tap, make_po
     assert sorted(ids) == sorted(e["id"] for e in events)
     assert _pending(engine) == 0
     engine.dispose()
+
+
+def _bound_queue(amqp_uri, name, exchange, **arguments):
+    """A durable queue bound to `exchange` for every key (as a subscriber's is)."""
+    import kombu
+    from crm_common.amqp import confirmed_connection, events_exchange
+    queue = kombu.Queue(name, events_exchange(exchange), routing_key="#", durable=True,
+                        queue_arguments=arguments or None)
+    with confirmed_connection(amqp_uri) as conn:
+        bound = queue(conn.channel())
+        bound.declare()
+        bound.purge()
+    return queue
+
+
+def _queued_bodies(amqp_uri, queue):
+    import json
+    from crm_common.amqp import confirmed_connection
+    bodies = []
+    with confirmed_connection(amqp_uri) as conn:
+        bound = queue(conn.channel())
+        while (message := bound.get(no_ack=True)) is not None:
+            bodies.append(json.loads(message.body))
+        bound.delete()
+    return bodies
+
+
+def test_a_batch_goes_out_in_one_window_in_order_into_a_durable_queue(engine, amqp_uri):
+    service = "windowtest"
+    queue = _bound_queue(amqp_uri, "windowtest-all", service)
+    factory = make_session_factory(engine)
+    with UnitOfWork(factory, service) as uow:
+        events = [uow.emit("thing.happened", "one-aggregate", {"n": i}) for i in range(1200)]
+        uow.commit()
+    relay = OutboxRelay(engine, service, amqp_uri, batch_size=500)
+    assert relay.drain() == 1200 and relay.broker_ok
+    assert _pending(engine) == 0
+    # per-aggregate order is the commit order
+    assert [b["id"] for b in _queued_bodies(amqp_uri, queue)] == [e["id"] for e in events]
+
+
+def test_only_the_confirmed_part_of_a_window_is_marked_sent(engine, amqp_uri):
+    """A queue that refuses more than 3 messages makes the broker nack the rest of the
+    window (reject-publish): those rows stay pending, with the reason, for a later drain."""
+    service = "nacktest"
+    queue = _bound_queue(amqp_uri, "nacktest-full", service,
+                         **{"x-max-length": 3, "x-overflow": "reject-publish"})
+    factory = make_session_factory(engine)
+    with UnitOfWork(factory, service) as uow:
+        events = [uow.emit("thing.happened", f"s{i}", {"n": i}) for i in range(5)]
+        uow.commit()
+    relay = OutboxRelay(engine, service, amqp_uri)
+    assert relay.drain() == 3 and not relay.broker_ok
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.event_id, outbox.c.sent_at, outbox.c.attempts,
+                                   outbox.c.last_error).order_by(outbox.c.id)).all()
+    assert [r.event_id for r in rows if r.sent_at is not None] == [e["id"] for e in events[:3]]
+    unsent = [r for r in rows if r.sent_at is None]
+    assert [r.event_id for r in unsent] == [e["id"] for e in events[3:]]
+    assert all(r.attempts == 1 and "refused" in r.last_error for r in unsent)
+    assert [b["id"] for b in _queued_bodies(amqp_uri, queue)] == [e["id"] for e in events[:3]]
+    assert relay.drain() == 2 and _pending(engine) == 0  # the queue is gone: routed nowhere

@@ -27,7 +27,9 @@ def make_engine(url: str, **kwargs) -> Engine:
         # BEGIN instead so two writers never deadlock upgrading a read lock.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # no pre-ping (a round trip per checkout); a connection that idled too long is replaced
+    kwargs.setdefault("pool_recycle", 1800)
+    return create_engine(url, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

@@ -133,6 +133,15 @@ def private_postgres():
     postgres.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database of each backend in turn (SQLite file, PostgreSQL database)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("make_postgres_db")(request.node.name[:20].lower()
+                                                           .replace("[", "_").replace("-", "_"))
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
 def database_env(backend: str, tmp_path, make_postgres_db=None, services=SERVICES) -> dict:
     env = {}
     for name in services:

@@ -67,6 +67,19 @@ class UnitOfWork:
         self.emitted.append(event)
         return event
 
+    def emit_many(self, events: list[tuple[str, object, dict]], version: int = 1) -> list[dict]:
+        """Stage many `(event_type, subject, data)` events in one statement (bulk writes)."""
+        made = [make_event(self.service, event_type, subject, data, self.context, version)
+                for event_type, subject, data in events]
+        if made:
+            moment = utcnow()
+            self.session.execute(insert(outbox), [
+                {"event_id": event["id"], "event_type": event["type"],
+                 "subject": event["subject"], "created_at": moment, "attempts": 0,
+                 "payload": json.dumps(event, ensure_ascii=False)} for event in made])
+        self.emitted.extend(made)
+        return made
+
     def handled(self, consumer: str, event: dict) -> bool:
         """True when `consumer` already handled this event (records nothing)."""
         return self.session.execute(
@@ -87,6 +100,29 @@ class UnitOfWork:
             processed_at=utcnow())
         return self.session.execute(statement).rowcount == 0
 
+    def unseen(self, consumer: str, events: list[dict]) -> list[dict]:
+        """`seen` for many events in one statement: the events `consumer` has not handled
+        before (each id once, in arrival order), recorded as handled now.
+
+        RETURNING names the rows the INSERT ... ON CONFLICT DO NOTHING really inserted
+        (PostgreSQL; SQLite since 3.35); executed with many parameter sets, SQLAlchemy
+        sends it as few multi-row statements compiled once. Rows go in event id order, so
+        two concurrent batches sharing events wait for each other instead of deadlocking.
+        """
+        firsts: dict[str, dict] = {}
+        for event in events:
+            firsts.setdefault(event["id"], event)
+        if not firsts:
+            return []
+        now = utcnow()
+        rows = [{"consumer": consumer, "event_id": event_id,
+                 "event_type": event.get("type", ""), "processed_at": now}
+                for event_id, event in sorted(firsts.items())]
+        statement = _insert_ignoring_duplicates(self.session, inbox) \
+            .returning(inbox.c.event_id)
+        inserted = set(self.session.scalars(statement, rows))
+        return [event for event_id, event in firsts.items() if event_id in inserted]
+
     def _key_scope(self, operation: str) -> str:
         return f"{operation}:{self.context.actor}"  # a key is its caller's own
 
@@ -104,6 +140,48 @@ class UnitOfWork:
             raise ValidationFailed({"Idempotency-Key": [
                 "This key was already used with a different request."]})
         return json.loads(row.response)
+
+    def replay_many(self, operation: str, keys: list[str | None], requests: list[dict]
+                    ) -> list[dict | ValidationFailed | None]:
+        """`replay` for many keys in one query: per request its earlier answer, None to go
+        ahead, or the ValidationFailed of a key reused with a different request."""
+        wanted = {key for key in keys if key}
+        found = {}
+        if wanted:
+            found = {row.key: row for row in self.session.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.scope == self._key_scope(operation),
+                    idempotency_keys.c.key.in_(wanted)))}
+        answers = []
+        for key, request in zip(keys, requests):
+            row = found.get(key) if key else None
+            if row is None:
+                answers.append(None)
+            elif row.fingerprint != _fingerprint(request):
+                answers.append(ValidationFailed({"Idempotency-Key": [
+                    "This key was already used with a different request."]}))
+            else:
+                answers.append(json.loads(row.response))
+        return answers
+
+    def commit_many_once(self, operation: str, answered: list[tuple[str, dict, dict]]) -> bool:
+        """`commit_once` for many `(key, request, response)` at once. False when a concurrent
+        request with one of these keys won: then nothing was written (rolled back) and the
+        caller replays (`replay_many`) and goes again."""
+        try:
+            if answered:
+                moment = utcnow()
+                self.session.execute(insert(idempotency_keys), [
+                    {"scope": self._key_scope(operation), "key": key,
+                     "fingerprint": _fingerprint(request), "created_at": moment,
+                     "response": json.dumps(response, ensure_ascii=False)}
+                    for key, request, response in answered])
+            self.commit()
+        except IntegrityError:
+            self.rollback()
+            self.emitted = []
+            return False
+        return True
 
     def commit_once(self, operation: str, key: str | None, request: dict,
                     response: dict) -> dict:

@@ -86,6 +86,16 @@ def entry_from_event(event: dict, now: datetime) -> TimelineEntry | None:
     return rule(event, now) if rule else None
 
 
+def entries_from_events(events: list[dict], now: datetime) -> list[TimelineEntry]:
+    """The entries a batch of events stands for: at most one per event, in event order."""
+    entries: dict[str, TimelineEntry] = {}
+    for event in events:
+        entry = entry_from_event(event, now)
+        if entry is not None:
+            entries.setdefault(entry.event_id, entry)
+    return list(entries.values())
+
+
 def _system_entry(event: dict, now: datetime, *, source: str, title: str, body: str,
                   client_id: str | None, data: dict, deal_id: str | None = None
                   ) -> TimelineEntry:

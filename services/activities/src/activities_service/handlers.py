@@ -1,13 +1,13 @@
 """Use cases of the timeline. Each runs in one unit of work and stages its events."""
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from crm_common.errors import ValidationFailed
 from crm_common.events import utcnow
 from crm_common.fields import load
 from crm_common.pagination import newest_first
 
-from .domain import TimelineEntry, entry_from_event, new_note
+from .domain import TimelineEntry, entries_from_events, entry_from_event, new_note
 from .orm import timeline_entries
 from .schemas import NoteCreateSchema, TimelineEntrySchema, TimelineQuerySchema
 
@@ -15,7 +15,6 @@ ADD_NOTE = "activities.add_note"  # the scope of its Idempotency-Keys
 _note_schema = NoteCreateSchema()
 _query_schema = TimelineQuerySchema()
 _entry_schema = TimelineEntrySchema()
-
 
 
 def to_resource(entry: TimelineEntry) -> dict:
@@ -54,6 +53,20 @@ def record_event(uow, event: dict) -> None:
         return
     uow.session.add(entry)
     uow.session.flush()
+
+
+def record_events(uow, events: list[dict]) -> None:
+    """`record_event` for a batch (see `handle_events`): one select finds the events that
+    already have an entry, one bulk insert writes the others."""
+    entries = entries_from_events(events, utcnow())
+    if not entries:
+        return
+    existing = set(uow.session.scalars(select(timeline_entries.c.event_id).where(
+        timeline_entries.c.event_id.in_([entry.event_id for entry in entries]))))
+    rows = [{column.name: getattr(entry, column.name) for column in timeline_entries.columns}
+            for entry in entries if entry.event_id not in existing]
+    if rows:
+        uow.session.execute(insert(timeline_entries), rows)
 
 
 def timeline(uow, client_id: str | None = None, deal_id: str | None = None,

@@ -1,7 +1,10 @@
-"""nameko entrypoints of the activities service: thin, everything else is in handlers."""
+"""nameko entrypoints of the activities service: thin, everything else is in handlers.
 
-from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
-                                    reliable_event_handler, rpc)
+The event handlers take what the prefetch window delivers as one batch, in one transaction
+(`reliable_batch_handler`, sized in config.yaml)."""
+
+from crm_common.nameko_glue import (Database, HealthCheck, handle_events,
+                                    reliable_batch_handler, rpc)
 
 from . import SERVICE, handlers
 
@@ -22,14 +25,14 @@ class ActivitiesService(HealthCheck):
         with self.db() as uow:
             return handlers.add_note(uow, payload, idempotency_key)
 
-    @reliable_event_handler("clients", "client.created")
-    def on_client_created(self, event):
-        handle_event(handlers.record_event, self.db, CONSUMER, event)
+    @reliable_batch_handler("clients", "client.created")
+    def on_client_created(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
 
-    @reliable_event_handler("clients", "client.updated")
-    def on_client_updated(self, event):
-        handle_event(handlers.record_event, self.db, CONSUMER, event)
+    @reliable_batch_handler("clients", "client.updated")
+    def on_client_updated(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
 
-    @reliable_event_handler("ares", "ares.lookup_failed")
-    def on_lookup_failed(self, event):
-        handle_event(handlers.record_event, self.db, CONSUMER, event)
+    @reliable_batch_handler("ares", "ares.lookup_failed")
+    def on_lookup_failed(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)

@@ -2,11 +2,13 @@
 import os
 from datetime import timedelta
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from crm_common.config import env_float
-from crm_common.nameko_glue import Database, HealthCheck, reliable_event_handler, rpc
+from crm_common.events import context_of
+from crm_common.nameko_glue import Database, HealthCheck, reliable_batch_handler, rpc
 
 from . import SERVICE, handlers
 from .client import DEFAULT_BASE_URL, AresClient
@@ -19,6 +21,8 @@ SETTINGS = handlers.Settings(
     retry_cap=timedelta(seconds=env_float("ARES_RETRY_CAP_SECONDS", 3600)),
 )
 RETRY_POLL_SECONDS = env_float("ARES_RETRY_POLL_SECONDS", 5)
+# lookups of one batch of new clients in flight at once (the throttle still paces them)
+CONCURRENT_LOOKUPS = int(env_float("ARES_CONCURRENT_LOOKUPS", 10))
 
 
 class Registry(DependencyProvider):
@@ -51,9 +55,19 @@ class AresService(HealthCheck):
     def refresh(self, client_id, ico):
         return handlers.refresh(self.db, self.registry, SETTINGS, client_id, ico)
 
-    @reliable_event_handler("clients", "client.created")
-    def on_client_created(self, event):
-        handlers.on_client_created(self.db, self.registry, SETTINGS, event)
+    @reliable_batch_handler("clients", "client.created")
+    def on_client_created(self, events):
+        """A batch of new clients: most have no IČO (nothing to do, and in bulk that was a
+        worker each); the others are looked up concurrently, each alone as before (its own
+        transactions, its event's correlation). When one fails, the batch's messages run
+        again one at a time, and the inbox skips the lookups already recorded."""
+        def look_up(event):
+            handlers.on_client_created(lambda: self.db(context_of(event)), self.registry,
+                                       SETTINGS, event)
+
+        for _ in eventlet.GreenPool(CONCURRENT_LOOKUPS).imap(
+                look_up, [e for e in events if e["data"]["client"].get("ico")]):
+            pass
 
     @timer(interval=RETRY_POLL_SECONDS)
     def retry_due(self):

@@ -1,4 +1,5 @@
 """The client register's domain: plain Python, no framework."""
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -115,16 +116,37 @@ class Client:
 
     @property
     def registry(self) -> dict | None:
-        if not self.registry_status:
-            return None
-        fetched = self.registry_fetched_at
-        return {"source": self.registry_source, "status": self.registry_status,
-                "fetched_at": rfc3339(fetched) if fetched else None}
+        return registry_view(self.registry_source, self.registry_status,
+                             self.registry_fetched_at)
 
     def _touch(self, now: datetime):
         self.updated_at = now
         self.version += 1
 
+
+
+def registry_view(source, status, fetched_at) -> dict | None:
+    if not status:
+        return None
+    return {"source": source, "status": status,
+            "fetched_at": rfc3339(fetched_at) if fetched_at else None}
+
+
+def new_client_fields(client_id: str, data: dict, now: datetime) -> dict:
+    """Every field of a client created from validated input (`Client(**fields)`, or a row
+    of a bulk insert): with an IČO, its register data is pending."""
+    ico = normalize_ico(data.get("ico"))
+    values = {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING
+              else f.default for f in dataclasses.fields(Client)
+              if f.default is not dataclasses.MISSING
+              or f.default_factory is not dataclasses.MISSING}
+    values.update(
+        id=client_id, kind=data["kind"], name=(data.get("name") or "").strip() or f"IČO {ico}",
+        ico=ico, dic=normalize_dic(data.get("dic")), email=data.get("email"),
+        phone=data.get("phone"), registered_address=data.get("registered_address"),
+        registry_status="pending" if ico else None, registry_source="ares" if ico else None,
+        created_at=now, updated_at=now)
+    return values
 
 
 def _absent(value) -> bool:

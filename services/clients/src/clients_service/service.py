@@ -16,9 +16,14 @@ class ClientsService(HealthCheck):
             return handlers.create_client(uow, payload, idempotency_key)
 
     @rpc
-    def get(self, client_id):
+    def create_many(self, items, idempotency_key=None):
         with self.db() as uow:
-            return handlers.get_client(uow, client_id)
+            return handlers.create_clients(uow, items, idempotency_key)
+
+    @rpc
+    def get(self, client_id):
+        with self.db.read() as connection:
+            return handlers.read_client(connection, client_id)
 
     @rpc
     def list(self, limit=50, cursor=None, ico=None):

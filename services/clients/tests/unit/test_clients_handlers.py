@@ -141,3 +141,15 @@ def test_concurrent_requests_with_one_key_make_one_client(uow):
     with uow() as u:
         assert len(handlers.list_clients(u)["items"]) == 1
     assert len(_outbox(uow)) == 1
+
+
+def test_the_plain_read_answers_as_the_unit_of_work_does(uow, tmp_path):
+    with uow() as u:
+        created = handlers.create_client(u, {"name": "Superfaktura", "ico": "1569651",
+                                             "registered_address": {"city": "Praha"}})
+    engine = make_engine(f"sqlite:///{tmp_path / 'clients.db'}")
+    with engine.connect() as connection:
+        assert handlers.read_client(connection, created["id"]) == created
+        with pytest.raises(NotFound):
+            handlers.read_client(connection, "nope")
+    engine.dispose()

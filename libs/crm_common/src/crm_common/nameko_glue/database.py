@@ -1,4 +1,5 @@
 """The `Database` dependency: a unit-of-work factory per worker, and the service's outbox relay."""
+import contextlib
 import logging
 import os
 import time
@@ -8,11 +9,11 @@ from nameko.extensions import DependencyProvider
 from .. import config
 from ..context import set_current, setup_logging
 from ..db import claim_sqlite_database, green_postgres, make_engine, make_session_factory
-from ..errors import DeadlineExceeded
+from ..errors import DeadlineExceeded, ServiceUnavailable
 from ..events import EventContext
 from ..outbox import OutboxRelay
 from ..retention import RetentionLoop
-from ..uow import UnitOfWork
+from ..uow import DATABASE_UNREACHABLE, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,13 @@ class Database(DependencyProvider):
         self.claim = claim_sqlite_database(url, self.service)
         if url.startswith("postgresql"):
             green_postgres()
-        self.engine = make_engine(url)
+        # PostgreSQL: a connection for every worker plus the relay and the retention loop,
+        # so none is opened and closed under load (no pre-ping either: a connection the
+        # server dropped fails one call, as "nothing was done", and SQLAlchemy then
+        # replaces the whole pool)
+        workers = int(self.container.config.get("max_workers") or 10)
+        self.engine = make_engine(url, **({} if url.startswith("sqlite") else
+                                          {"pool_size": workers + 2, "max_overflow": 4}))
         self.session_factory = make_session_factory(self.engine)
         self.relay = OutboxRelay(self.engine, self.service,
                                  self.container.config.get("AMQP_URI") or config.amqp_uri(),
@@ -77,15 +84,34 @@ class Database(DependencyProvider):
     def get_dependency(self, worker_ctx):
         context = context_from(worker_ctx)
         set_current(context)  # same green thread as the worker: logs carry the id
-        deadline = worker_ctx.data.get(DEADLINE_KEY)
-        commits = []  # of this worker: a failure after one leaves the call half done
+        return WorkerDatabase(self, context, worker_ctx.data.get(DEADLINE_KEY))
 
-        def unit_of_work(ctx: EventContext | None = None):
-            late = seconds_late(deadline)
-            if late is not None:  # the caller gave up: begin nothing it believes undone
-                raise DeadlineExceeded(f"the caller's deadline passed {late:.1f}s ago")
-            return self.uow_class(self.session_factory, self.service, ctx or context,
-                                  after_commit=self.relay.wake,
-                                  on_commit=lambda: commits.append(True),
-                                  committed_before=lambda: bool(commits))
-        return unit_of_work
+
+class WorkerDatabase:
+    """What a worker gets as `self.db`: `self.db()` opens a unit of work; `self.db.read()`
+    a plain connection, for a read that needs no unit of work (no session, no outbox, no
+    deadline check: a late read changes nothing)."""
+
+    def __init__(self, provider: Database, context: EventContext, deadline):
+        self._provider = provider
+        self._context = context
+        self._deadline = deadline
+        self._commits = []  # of this worker: a failure after one leaves the call half done
+
+    def __call__(self, ctx: EventContext | None = None):
+        late = seconds_late(self._deadline)
+        if late is not None:  # the caller gave up: begin nothing it believes undone
+            raise DeadlineExceeded(f"the caller's deadline passed {late:.1f}s ago")
+        provider = self._provider
+        return provider.uow_class(provider.session_factory, provider.service,
+                                  ctx or self._context, after_commit=provider.relay.wake,
+                                  on_commit=lambda: self._commits.append(True),
+                                  committed_before=lambda: bool(self._commits))
+
+    @contextlib.contextmanager
+    def read(self):
+        try:
+            with self._provider.engine.connect() as connection:
+                yield connection
+        except DATABASE_UNREACHABLE as exc:
+            raise ServiceUnavailable("the database cannot be reached") from exc

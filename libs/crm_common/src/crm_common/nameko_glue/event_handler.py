@@ -93,6 +93,10 @@ class ReliableEventHandler(EventHandler):
         message.headers.setdefault("correlation_id", body.get("correlationid"))
         message.headers.setdefault("causation_id", body.get("id"))
         message.headers.setdefault("actor", body.get("actor"))
+        self.dispatch(body, message)
+
+    def dispatch(self, body, message):
+        """Hand a message that passed the checks above to a worker of its own."""
         super().handle_message(body, message)
 
     def _count_redelivery(self, message):

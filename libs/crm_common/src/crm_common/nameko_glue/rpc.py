@@ -78,6 +78,6 @@ class HealthCheck:
 
     @rpc
     def health(self):
-        with self.db() as uow:
-            uow.ping()
+        with self.db.read() as connection:
+            connection.exec_driver_sql("SELECT 1")
         return {"service": self.name, "status": "ok"}

@@ -1,0 +1,155 @@
+"""The run's phases: each measures its paths against their floors and returns the metrics."""
+import sys
+from pathlib import Path
+
+from crm_common.stack import SERVICES
+from crm_common.testing import start_stack
+
+from . import backlog, bulk, floors, relay, rpc
+from .databases import Databases
+from .payloads import outbox_payload
+from .procfs import peak_memory_mib
+from .report import LOWER, Metric
+from .sampling import alternate, metric
+from .settings import WINDOW, Sizes
+
+DIALECTS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+CONFIRMS = f"raw py-amqp, confirms with {WINDOW} in flight"
+PUBLISH_CONSUME = "raw py-amqp publish + consume with acks"
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class Phases:
+    def __init__(self, amqp_uri: str, tmp: Path, databases: Databases, sizes: Sizes):
+        self.amqp_uri, self.tmp, self.databases, self.sizes = amqp_uri, tmp, databases, sizes
+        self.body = outbox_payload()  # a real outbox row's payload: the floors' body
+
+    def outbox(self) -> list[Metric]:
+        n = self.sizes.events
+        say(f"outbox relay, {n} events ({len(self.body)} bytes each)")
+
+        def floor():
+            return {"confirms": floors.confirms_floor(self.amqp_uri, self.body, n),
+                    "publish_consume": floors.publish_consume_floor(self.amqp_uri, self.body, n)}
+
+        floor_runs, runs = alternate(floor, {
+            d: (lambda d=d: relay.commit_and_relay(
+                self.amqp_uri, self.databases.url(d, "relay"), n)) for d in DIALECTS},
+            self.sizes.rounds)
+        metrics = []
+        for d, label in DIALECTS.items():
+            metrics.append(metric(
+                f"outbox relay into a durable bound queue ({label})", "events/s", runs[d],
+                lambda r: r.relay_rate, floor_runs, lambda f: f["confirms"],
+                floor_name=CONFIRMS, target=0.5,
+                note=f"`OutboxRelay.drain()` of events committed beforehand, its connection "
+                     f"open; it has up to {relay.BATCH} in flight" if d == "sqlite" else None))
+        for d, label in DIALECTS.items():
+            metrics.append(metric(
+                f"outbox commit (one transaction per event) + relay ({label})", "events/s",
+                runs[d], lambda r: r.commit_and_relay_rate, floor_runs,
+                lambda f: f["publish_consume"], floor_name=PUBLISH_CONSUME,
+                note="N transactions of one event each, then `drain()`; the floor's "
+                     "consumer is another process" if d == "sqlite" else None))
+        return metrics
+
+    def backlog(self) -> list[Metric]:
+        n = self.sizes.backlog
+        say(f"activities working off a backlog of {n} client.created")
+        bodies = backlog.backlog_bodies(n)
+        prefetch = backlog.handler_prefetch()
+        floor_runs, runs = alternate(
+            lambda: floors.backlog_floor(self.amqp_uri, bodies, n, prefetch),
+            {d: (lambda d=d: backlog.work_off_backlog(
+                self.amqp_uri, self.databases.url(d, "activities"), bodies,
+                self.tmp / f"backlog-{d}")) for d in DIALECTS},
+            self.sizes.rounds)
+        metrics = [metric(f"activities working off a backlog ({label})", "events/s", runs[d],
+                          lambda r: r.rate, floor_runs, lambda f: f,
+                          floor_name=f"raw py-amqp consume + ack, prefetch {prefetch} as "
+                                     "the service's",
+                          target=0.4,
+                          note="from the first timeline row to the last (start-up "
+                               "not counted)" if d == "sqlite" else None)
+                   for d, label in DIALECTS.items()]
+        metrics += [metric(f"peak memory (VmHWM) of activities after the backlog ({label})",
+                           "MiB", runs[d], lambda r: r.peak_memory_mib, better=LOWER)
+                    for d, label in DIALECTS.items()]
+        return metrics
+
+    def whole_stack(self) -> list[Metric]:
+        """Bulk creation on every dialect asked for; RPC and memory on the first one."""
+        metrics, more = [], []  # bulk rows together, then RPC and memory
+        for i, dialect in enumerate(self.sizes.bulk_dialects):
+            say(f"whole stack on {DIALECTS[dialect]}: starting")
+            env = self.databases.env(dialect, SERVICES)
+            stack = start_stack(self.tmp / f"stack-{dialect}", self.amqp_uri, env,
+                                fake_ares=True)
+            try:
+                metrics += self._bulk(stack, dialect, env["ACTIVITIES_DATABASE_URL"])
+                if i == 0:
+                    more += self._rpc(stack)
+                    more += [Metric(f"peak memory (VmHWM) of {key} after the bulk and "
+                                    f"RPC loads ({DIALECTS[dialect]})",
+                                    peak_memory_mib(proc.pid), "MiB", better=LOWER)
+                             for key, proc in stack.procs.items() if key != "fake-ares"]
+            finally:
+                stack.stop()
+        return metrics + more
+
+    def _bulk(self, stack, dialect: str, activities_url: str) -> list[Metric]:
+        n = self.sizes.bulk
+        say(f"{n} clients through the gateway ({DIALECTS[dialect]})")
+        floor_runs, runs = alternate(
+            lambda: floors.publish_consume_floor(self.amqp_uri, self.body, n),
+            {"bulk": lambda: bulk.create_clients(
+                stack.url, activities_url, n,
+                {key: proc.pid for key, proc in stack.procs.items() if key != "fake-ares"})},
+            self.sizes.rounds)
+        how = runs["bulk"][0].result.how
+        fastest = max(runs["bulk"], key=lambda s: s.result.rate).result
+        cpu = [Metric(f"CPU per client in the bulk path: {name} ({DIALECTS[dialect]})",
+                      ms, "ms", better=LOWER)
+               for name, ms in sorted(fastest.cpu_ms_per_client.items(),
+                                      key=lambda item: -item[1])]
+        cpu.append(Metric(f"machine CPU busy during the bulk path ({DIALECTS[dialect]})",
+                          100 * fastest.machine_busy, "% of all cores",
+                          note="what limits the bulk path: with the cores this busy, "
+                               "the rate is total CPU per client divided into the cores"))
+        return cpu + [metric(f"{n:,} clients, first POST to last timeline row "
+                       f"({DIALECTS[dialect]}; {how})", "clients/s", runs["bulk"],
+                       lambda r: r.rate, floor_runs, lambda f: f,
+                       floor_name=PUBLISH_CONSUME, floor_unit="events/s",
+                       target=2500, target_on="value",
+                       note="until the last client's \"Client created\" row is in the "
+                            "activities database; the floor is the commit + relay rows' "
+                            "program, run next to it with as many messages"
+                       if dialect == self.sizes.bulk_dialects[0] else None)]
+
+    def _rpc(self, stack) -> list[Metric]:
+        n = self.sizes.rpc_calls
+        say(f"{n} serial RPC calls")
+        floor_runs, runs = alternate(
+            lambda: rpc.floor(self.amqp_uri, n),
+            {"RpcPool": lambda: rpc.project(self.amqp_uri, stack.procs["clients"].pid, n)},
+            self.sizes.rounds + 1)  # cheap, and the noisiest figure: one more round
+        runs = runs["RpcPool"]
+        raw = "raw py-amqp request/reply"
+        return [
+            metric("RPC round trip p50, gateway pool → clients.health", "ms", runs,
+                   lambda r: r.p50_ms, floor_runs, lambda f: f.p50_ms, better=LOWER,
+                   floor_name=raw, target=2.0),
+            metric("RPC round trip p95", "ms", runs, lambda r: r.p95_ms, floor_runs,
+                   lambda f: f.p95_ms, better=LOWER, floor_name=raw),
+            Metric("RPC server CPU per call (clients service process)",
+                   rpc.pooled_cpu_ms_per_call([s.result for s in runs]), "ms",
+                   floor=rpc.pooled_cpu_ms_per_call([s.result for s in floor_runs]),
+                   floor_name="raw py-amqp server process", better=LOWER, target=3.0,
+                   samples=[s.result.server_cpu_ms_per_call for s in runs],
+                   floor_samples=[s.result.server_cpu_ms_per_call for s in floor_runs],
+                   load_average=runs[-1].load_average,
+                   note="utime + stime from /proc over all the runs' calls together"),
+        ]
