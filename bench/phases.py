@@ -132,11 +132,13 @@ class Phases:
     def _rpc(self, stack) -> list[Metric]:
         n = self.sizes.rpc_calls
         say(f"{n} serial RPC calls")
-        floor_runs, runs = alternate(
-            lambda: rpc.floor(self.amqp_uri, n),
-            {"RpcPool": lambda: rpc.project(self.amqp_uri, stack.procs["clients"].pid, n)},
-            self.sizes.rounds + 1)  # cheap, and the noisiest figure: one more round
-        runs = runs["RpcPool"]
+        with rpc.bare_service(self.amqp_uri) as bare_pid:
+            floor_runs, runs = alternate(
+                lambda: rpc.floor(self.amqp_uri, n),
+                {"RpcPool": lambda: rpc.project(self.amqp_uri, stack.procs["clients"].pid, n),
+                 "bare": lambda: rpc.bare(self.amqp_uri, bare_pid, n)},
+                self.sizes.rounds + 1)  # cheap, and the noisiest figure: one more round
+        bare_runs, runs = runs["bare"], runs["RpcPool"]
         raw = "raw py-amqp request/reply"
         return [
             metric("RPC round trip p50, gateway pool → clients.health", "ms", runs,
@@ -152,4 +154,13 @@ class Phases:
                    floor_samples=[s.result.server_cpu_ms_per_call for s in floor_runs],
                    load_average=runs[-1].load_average,
                    note="utime + stime from /proc over all the runs' calls together"),
+            Metric("RPC server CPU per call, an empty method on the same entrypoint "
+                   "(nameko, eventlet and kombu alone)",
+                   rpc.pooled_cpu_ms_per_call([s.result for s in bare_runs]), "ms",
+                   floor=rpc.pooled_cpu_ms_per_call([s.result for s in floor_runs]),
+                   floor_name="raw py-amqp server process", better=LOWER,
+                   samples=[s.result.server_cpu_ms_per_call for s in bare_runs],
+                   load_average=bare_runs[-1].load_average,
+                   note="`bench/bare_service.py`: the framework's own cost per call, which "
+                        "no code of ours can go below while nameko runs the services"),
         ]

@@ -88,6 +88,29 @@ BEFORE = """\
 """
 
 
+LIMITS = """\
+## Where the remaining limits are (profiles of 2026-11-24, this machine)
+
+- **Consumer working off a backlog.** py-spy on the activities process working off 10,000
+  `client.created` (SQLite; `py-spy record -p <pid> -f raw` while the backlog drains):
+  about 40% of its samples in the batch's transaction (the inbox insert `... RETURNING`, the
+  select of existing entries, the bulk insert, the commit alone about 11%), about 25% in
+  reading and decoding AMQP frames in pure Python (py-amqp's `drain_events`, kombu's
+  `Message.decode`), the rest nameko and eventlet. The floor only reads frames and acks, in a
+  plain blocking loop. A service process is one core (eventlet): replicas on PostgreSQL
+  (competing consumers, as the fault suite's "3 replicas" runs them) add cores.
+- **RPC server CPU per call.** The empty method on the same entrypoint (row above) is the
+  framework's own minimum, about 3x the raw floor: nameko runs every call in a new
+  greenthread (strace: two mmap/munmap of greenlet stacks per call) with its worker
+  context, over eventlet's green sockets. `clients.health` adds its database round trip
+  (`SELECT 1`). Going below needs another RPC server than nameko's worker model.
+- **Bulk path.** Every process of the chain is busy at once on two cores (the CPU table
+  above); the rate is the cores divided by the CPU per client of the whole chain. With more
+  cores, each process (one core each) caps at 1 / its own CPU per client, and replicas of
+  that service raise it again.
+"""
+
+
 def _number(value: float | None, unit: str = "") -> str:
     if value is None:
         return "—"
@@ -187,6 +210,7 @@ def markdown(metrics: list[Metric], run: dict) -> str:
         f"py-amqp {versions['amqp']}, kombu {versions['kombu']}, "
         f"SQLAlchemy {versions['sqlalchemy']}.", "",
         f"Sizes: {run['sizes']}.", "",
+        LIMITS,
         BEFORE,
     ]
     return "\n".join(lines)

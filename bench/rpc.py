@@ -1,11 +1,17 @@
 """Paths 5 and 6: serial RPC calls, the gateway's pool (crm_common.rpc.RpcPool) calling
 `clients.health` on the running service, and the raw request/reply floor; round-trip
 latency and the CPU time the server process spends per call (from /proc)."""
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from crm_common.rpc import RpcPool
+from crm_common.rpc import RemoteError, RpcPool
 
 from .floors import RawRpcClient, RawRpcServer
 from .procfs import cpu_seconds
@@ -61,3 +67,39 @@ def floor(amqp_uri: str, count: int) -> RpcRun:
     finally:
         client.close()
         server.close()
+
+
+@contextmanager
+def bare_service(amqp_uri: str):
+    """`bench.bare_service` running in its own process; yields its pid."""
+    config = Path(tempfile.mkdtemp(prefix="crm-bench-bare-")) / "config.yaml"
+    config.write_text(f"AMQP_URI: '{amqp_uri}'\nmax_workers: 10\nHEARTBEAT: 30\n")
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nameko", "run", "--config", str(config),
+         "bench.bare_service:Bare"], cwd=root, env=dict(os.environ, LOG_LEVEL="WARNING"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pool = RpcPool(amqp_uri)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until it consumes its queue
+            try:
+                pool.call("benchbare", "ping", {}, timeout=2)
+                break
+            except (RemoteError, Exception):  # noqa: BLE001 - not up yet
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the bare nameko service did not start")
+                time.sleep(0.2)
+        yield process.pid
+    finally:
+        pool.close()
+        process.terminate()
+        process.wait(30)
+
+
+def bare(amqp_uri: str, pid: int, count: int) -> RpcRun:
+    pool = RpcPool(amqp_uri)
+    try:
+        return _timed(lambda: pool.call("benchbare", "ping", {}), pid, count)
+    finally:
+        pool.close()

@@ -266,7 +266,7 @@ def test_batch_answers_every_item_in_order_validating_at_the_gateway_first(clien
         {"status": 422, "errors": [{"field": "dic", "message": "DIČ is not valid."}]}]
     [(_, _, kwargs, _)] = rpc.called("clients", "create_many")
     assert kwargs == {"items": [{"name": "A"}, {"name": "B", "dic": "x"}],
-                      "idempotency_key": "b-1"}
+                      "positions": [0, 3], "idempotency_key": "b-1"}
 
 
 def test_a_batch_with_nothing_valid_calls_no_service(client, rpc):

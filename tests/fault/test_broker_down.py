@@ -48,3 +48,30 @@ def test_gateway_answers_503_while_the_broker_is_unreachable(clients_service, am
         pool.close()
         proxy.down()
 
+
+
+def test_a_window_of_confirms_ends_in_time_while_the_broker_heartbeats_but_blocks(
+        private_rabbit):
+    """Under a memory alarm the broker takes no publish but keeps sending heartbeats; the
+    wait for confirms must still end at the publisher's timeout (py-amqp's drain_events
+    restarted its wait after every heartbeat) and report nothing confirmed."""
+    import time
+
+    import kombu
+
+    from crm_common.publisher import Publisher
+
+    publisher = Publisher(private_rabbit.amqp_uri, heartbeat=2, timeout=4)
+    publisher.declare(kombu.Queue("window-alarm", durable=True))
+    private_rabbit.raise_memory_alarm()
+    try:
+        started = time.monotonic()
+        confirmed, error = publisher.publish_many([
+            {"body": b"x", "exchange": "", "routing_key": "window-alarm", "delivery_mode": 2}
+            for _ in range(20)])
+        waited = time.monotonic() - started
+    finally:
+        private_rabbit.clear_memory_alarm()
+        publisher.close()
+    assert confirmed == 0 and error is not None
+    assert waited < 4 + 2, f"the wait took {waited:.1f}s past a 4 s timeout"

@@ -51,7 +51,7 @@ class ClientCreateSchema(StrictSchema):
                       metadata={"description": "IČO (8 digits, checked)",
                                                   "example": "25596641"})
     dic = fields.String(allow_none=True, metadata={"example": "CZ25596641"})
-    email = fields.Email(allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
     registered_address = fields.Nested(AddressSchema, allow_none=True)
 

@@ -74,7 +74,9 @@ def create_clients(batch):
         positions.append(len(results))
         results.append(None)
     if valid:
-        answers = rpc.call("clients", "create_many", items=valid, **key)
+        # the positions in the caller's list key each item's idempotency: the same batch
+        # sent again with its refused items corrected must not shift the others' keys
+        answers = rpc.call("clients", "create_many", items=valid, positions=positions, **key)
         for position, answer in zip(positions, answers):
             results[position] = answer if answer["status"] == 201 else \
                 _item_errors(answer["status"], answer.get("errors") or {})

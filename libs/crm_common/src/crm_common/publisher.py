@@ -248,7 +248,10 @@ class Publisher:
                 raise TimeoutError(f"{self.name}: no publisher confirm within "
                                    f"{self.timeout:g}s")
             try:
-                self._connection.drain_events(timeout=remaining)
+                # one frame at a time: py-amqp's drain_events starts its wait afresh after
+                # every heartbeat, so a broker that heartbeats but never confirms (an
+                # alarm) would outlast any deadline
+                self._connection.connection.blocking_read(timeout=remaining)
             except socket.timeout:
                 continue
         if confirms.nacked:

@@ -65,9 +65,12 @@ class AresService(HealthCheck):
             handlers.on_client_created(lambda: self.db(context_of(event)), self.registry,
                                        SETTINGS, event)
 
-        for _ in eventlet.GreenPool(CONCURRENT_LOOKUPS).imap(
-                look_up, [e for e in events if e["data"]["client"].get("ico")]):
-            pass
+        pool = eventlet.GreenPool(CONCURRENT_LOOKUPS)
+        lookups = [pool.spawn(look_up, event) for event in events
+                   if event["data"]["client"].get("ico")]
+        pool.waitall()  # none left running when the batch ends, failed or not
+        for lookup in lookups:
+            lookup.wait()  # the first failure fails the batch
 
     @timer(interval=RETRY_POLL_SECONDS)
     def retry_due(self):

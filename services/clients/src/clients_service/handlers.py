@@ -1,4 +1,5 @@
 """Use cases of the client register. Each runs in one unit of work and stages its events."""
+import hashlib
 import uuid
 
 from sqlalchemy import insert, select
@@ -36,22 +37,37 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
     return uow.commit_once(CREATE, idempotency_key, payload, resource)
 
 
-def create_clients(uow, items: list, idempotency_key: str | None = None) -> list[dict]:
+def create_clients(uow, items: list, idempotency_key: str | None = None,
+                   positions: list[int] | None = None) -> list[dict]:
     """Many clients in one transaction (`POST /clients/batch`, the import): one result per
     item, in order: `{"status": 201, "client": ...}` or `{"status": 422, "errors": ...}`.
 
     Each item is validated like a single create and an invalid one never stops the others.
-    Item `i` is idempotent under the key `<idempotency_key>:<i>`, so the same batch sent
-    again (or its RPC redelivered) answers the same and creates nothing twice.
+    Item `i` is idempotent under the key `<idempotency_key>:<position i>`, its position in
+    the caller's own list (`positions`, when a caller such as the gateway leaves out items
+    it refused itself), so the same batch sent again, or again with its refused items
+    corrected, answers the same for the rest and creates nothing twice.
     """
     if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
         raise ValidationFailed({"items": [f"Give 1 to {MAX_BATCH} clients."]})
-    keys = [f"{idempotency_key}:{i}" if idempotency_key else None for i in range(len(items))]
+    if positions is None:
+        positions = list(range(len(items)))
+    if len(positions) != len(items) or len(set(positions)) != len(positions) or \
+            not all(isinstance(p, int) and 0 <= p < 10 * MAX_BATCH for p in positions):
+        raise ValidationFailed({"positions": ["One distinct position per item."]})
+    keys = [item_key(idempotency_key, p) if idempotency_key else None for p in positions]
     for _ in range(3):  # a concurrent request with the same keys won: take its answers
         results = _create_batch(uow, items, keys)
         if results is not None:
             return results
     raise Conflict("the same batch is being created concurrently; send it again")
+
+
+def item_key(key: str, position: int) -> str:
+    """The key of one item of a batch, within the 200 characters a key is stored in."""
+    if len(key) > 180:
+        key = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key}:{position}"
 
 
 def _create_batch(uow, items: list, keys: list) -> list[dict] | None:

@@ -23,7 +23,7 @@ class ClientCreateSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=255))
     ico = fields.Raw(allow_none=True)
     dic = fields.String(allow_none=True)
-    email = fields.Email(allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
     registered_address = fields.Nested(AddressSchema, allow_none=True)
 

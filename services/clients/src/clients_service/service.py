@@ -16,9 +16,9 @@ class ClientsService(HealthCheck):
             return handlers.create_client(uow, payload, idempotency_key)
 
     @rpc
-    def create_many(self, items, idempotency_key=None):
+    def create_many(self, items, idempotency_key=None, positions=None):
         with self.db() as uow:
-            return handlers.create_clients(uow, items, idempotency_key)
+            return handlers.create_clients(uow, items, idempotency_key, positions)
 
     @rpc
     def get(self, client_id):

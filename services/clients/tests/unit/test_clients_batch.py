@@ -104,3 +104,42 @@ def test_concurrent_copies_of_one_batch_create_it_once(uow):
     assert errors == [] and len(answers) == 3
     assert answers[0] == answers[1] == answers[2]
     assert _count(uow, clients) == 200 and len(_events(uow)) == 200
+
+
+def test_keys_follow_the_callers_positions_so_a_corrected_batch_creates_only_the_fix(uow):
+    """The gateway leaves out what it refused itself and names the positions: the same
+    batch sent again with the refused item corrected creates that one and no other."""
+    with uow() as u:
+        first = handlers.create_clients(u, [{"name": "A"}, {"name": "C"}], "fix", [0, 2])
+    with uow() as u:
+        second = handlers.create_clients(u, [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+                                         "fix", [0, 1, 2])
+    assert [r["status"] for r in second] == [201, 201, 201]
+    assert second[0] == first[0] and second[2] == first[1]
+    assert _count(uow, clients) == 3 and len(_events(uow)) == 3
+
+
+@pytest.mark.parametrize("positions", [[0], [0, 0], [-1, 1], ["a", 1], [0, 10_000]])
+def test_positions_that_do_not_name_each_item_once_are_refused(uow, positions):
+    with uow() as u, pytest.raises(ValidationFailed) as exc:
+        handlers.create_clients(u, [{"name": "a"}, {"name": "b"}], "k", positions)
+    assert "positions" in exc.value.errors and _count(uow, clients) == 0
+
+
+def test_a_caller_key_of_the_longest_allowed_length_still_fits_every_item(uow):
+    key = "k" * 200
+    items = [{"name": f"c{i}"} for i in range(1000)]
+    with uow() as u:
+        first = handlers.create_clients(u, items, key)
+    with uow() as u:
+        assert handlers.create_clients(u, items, key) == first
+    assert _count(uow, clients) == 1000 and _count(uow, idempotency_keys) == 1000
+
+
+def test_an_email_too_long_to_store_is_one_items_error(uow):
+    long_email = "a" * 250 + "@b.cz"
+    with uow() as u:
+        results = handlers.create_clients(u, [{"name": "x", "email": long_email},
+                                              {"name": "y"}], "mail")
+    assert [r["status"] for r in results] == [422, 201]
+    assert "email" in results[0]["errors"]

@@ -19,6 +19,7 @@ nameko config (each service's config.yaml):
                         one batch is collected while the one before it commits)
   EVENT_BATCH_WAIT_MS   how long the queue must stay quiet before a smaller batch goes (5)
 """
+import itertools
 import logging
 import time
 from functools import partial
@@ -48,7 +49,8 @@ class ReliableBatchHandler(ReliableEventHandler):
         self._pending: list[tuple[dict, object]] = []  # (body, message) not yet in a worker
         self._arrivals = 0
         self._collecting = False
-        self._open_batches = 0  # batches whose messages are not yet acked, retried or parked
+        self._open: set[int] = set()  # batches whose messages are not yet acked, retried or parked
+        self._batch_ids = itertools.count()
 
     # -- collecting -----------------------------------------------------------------
     def dispatch(self, body, message):
@@ -73,8 +75,7 @@ class ReliableBatchHandler(ReliableEventHandler):
                     break
         finally:
             self._collecting = False
-        while self._pending:
-            self._flush()
+        self._flush_all()
 
     def _flush(self):
         batch = self._pending[:self.batch_size]
@@ -83,38 +84,39 @@ class ReliableBatchHandler(ReliableEventHandler):
             for body, message in batch:
                 self._run_alone(body, message)
             return
-        self._open_batches += 1
+        batch_id = next(self._batch_ids)
+        self._open.add(batch_id)
         try:
             self.container.spawn_worker(
                 self, ([body for body, _ in batch],), {}, context_data={},
-                handle_result=partial(self._batch_done, batch))
+                handle_result=partial(self._batch_done, batch_id, batch))
         except ContainerBeingKilled:
-            self._open_batches -= 1
+            self._open.discard(batch_id)
             for _, message in batch:
                 self.queue_consumer.requeue_message(message)
 
     # -- after the worker -------------------------------------------------------------
-    def _batch_done(self, batch, worker_ctx, result=None, exc_info=None):
+    def _batch_done(self, batch_id, batch, worker_ctx, result=None, exc_info=None):
         # runs in the worker: it must never raise (nameko would kill the container)
         if exc_info is None:  # committed: acked (with `multiple` only where safe)
             try:
                 self.queue_consumer.ack_batch([message for _, message in batch])
             finally:
-                self._open_batches -= 1
+                self._open.discard(batch_id)
         else:
             log.warning("batch of %d on %s failed (%r); handling its messages one at a time",
                         len(batch), self.queue.name, exc_info[1])
-            self.container.spawn_managed_thread(partial(self._one_at_a_time, batch),
+            self.container.spawn_managed_thread(partial(self._one_at_a_time, batch_id, batch),
                                                 identifier="batch_fallback")
         return result, exc_info
 
-    def _one_at_a_time(self, batch):
+    def _one_at_a_time(self, batch_id, batch):
         """The messages of a failed batch, one after the other in arrival order."""
         try:
             for body, message in batch:
                 self._run_alone(body, message).wait()
         finally:
-            self._open_batches -= 1
+            self._open.discard(batch_id)
 
     def _run_alone(self, body, message) -> eventlet.event.Event:
         """A message as the per-message handler runs it: its own worker and transaction,
@@ -138,14 +140,24 @@ class ReliableBatchHandler(ReliableEventHandler):
         return result, exc_info
 
     def stop(self):
-        """Nothing new arrives once the consumer is cancelled; what was collected goes to a
-        worker, and the container stops only when every batch is settled (else its messages
-        would come back redelivered and cost a copy each)."""
-        super().stop()
+        """Settle first, cancel after: what was collected goes to a worker, and the batches
+        open at this moment are acked (or retried, parked) while the consumer's connection
+        still stands; nameko closes it as soon as the consumer is cancelled, and a message
+        whose ack comes too late is redelivered and counted as a crash. Batches that start
+        meanwhile (the broker refills the window) are waited for after the cancel."""
         deadline = time.monotonic() + 60
-        while self._pending or self._collecting or self._open_batches:
-            while self._pending:
-                self._flush()
+        self._flush_all()
+        self._settle(lambda snapshot=set(self._open): self._open & snapshot, deadline)
+        super().stop()
+        self._settle(lambda: self._pending or self._collecting or self._open, deadline)
+
+    def _flush_all(self):
+        while self._pending:
+            self._flush()
+
+    def _settle(self, unsettled, deadline: float) -> None:
+        while unsettled():
+            self._flush_all()
             if time.monotonic() > deadline:
                 log.warning("%s: batches still unsettled at stop; the broker redelivers "
                             "their messages", self.queue.name)
