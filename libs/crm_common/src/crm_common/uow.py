@@ -60,12 +60,7 @@ class UnitOfWork:
 
     def emit(self, event_type: str, subject, data: dict, version: int = 1) -> dict:
         """Stage an event; it is published only if this transaction commits."""
-        event = make_event(self.service, event_type, subject, data, self.context, version)
-        self.session.execute(insert(outbox).values(
-            event_id=event["id"], event_type=event_type, subject=event["subject"],
-            payload=json.dumps(event, ensure_ascii=False), created_at=utcnow(), attempts=0))
-        self.emitted.append(event)
-        return event
+        return self.emit_many([(event_type, subject, data)], version)[0]
 
     def emit_many(self, events: list[tuple[str, object, dict]], version: int = 1) -> list[dict]:
         """Stage many `(event_type, subject, data)` events in one statement (bulk writes)."""
@@ -95,10 +90,7 @@ class UnitOfWork:
         same event) waits for the first transaction and then sees no row inserted, instead
         of failing on the primary key.
         """
-        statement = _insert_ignoring_duplicates(self.session, inbox).values(
-            consumer=consumer, event_id=event["id"], event_type=event.get("type", ""),
-            processed_at=utcnow())
-        return self.session.execute(statement).rowcount == 0
+        return not self.unseen(consumer, [event])
 
     def unseen(self, consumer: str, events: list[dict]) -> list[dict]:
         """`seen` for many events in one statement: the events `consumer` has not handled
@@ -128,18 +120,11 @@ class UnitOfWork:
 
     def replay(self, operation: str, key: str | None, request: dict) -> dict | None:
         """The answer `operation` already gave to this caller's Idempotency-Key, or None
-        to go ahead."""
-        if not key:
-            return None
-        row = self.session.execute(select(idempotency_keys).where(
-            idempotency_keys.c.scope == self._key_scope(operation),
-            idempotency_keys.c.key == key)).first()
-        if row is None:
-            return None
-        if row.fingerprint != _fingerprint(request):
-            raise ValidationFailed({"Idempotency-Key": [
-                "This key was already used with a different request."]})
-        return json.loads(row.response)
+        to go ahead; ValidationFailed when the key came with a different request."""
+        answer = self.replay_many(operation, [key], [request])[0]
+        if isinstance(answer, ValidationFailed):
+            raise answer
+        return answer
 
     def replay_many(self, operation: str, keys: list[str | None], requests: list[dict]
                     ) -> list[dict | ValidationFailed | None]:

@@ -7,7 +7,7 @@ from crm_common.events import utcnow
 from crm_common.fields import load
 from crm_common.pagination import newest_first
 
-from .domain import TimelineEntry, entries_from_events, entry_from_event, new_note
+from .domain import TimelineEntry, entries_from_events, new_note
 from .orm import timeline_entries
 from .schemas import NoteCreateSchema, TimelineEntrySchema, TimelineQuerySchema
 
@@ -44,15 +44,7 @@ def record_event(uow, event: dict) -> None:
     The inbox (see `handle_event`) skips redeliveries; the unique event_id is the second
     line, so the same event never makes two entries even without it.
     """
-    entry = entry_from_event(event, utcnow())
-    if entry is None:
-        return
-    exists = uow.session.execute(select(timeline_entries.c.id).where(
-        timeline_entries.c.event_id == entry.event_id)).first()
-    if exists:
-        return
-    uow.session.add(entry)
-    uow.session.flush()
+    record_events(uow, [event])
 
 
 def record_events(uow, events: list[dict]) -> None:

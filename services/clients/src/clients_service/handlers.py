@@ -107,14 +107,11 @@ def _new_client(data: dict, moment) -> Client:
 
 
 def get_client(uow, client_id: str) -> dict:
-    client = uow.session.get(Client, client_id)
-    if client is None:
-        raise NotFound(f"client {client_id} does not exist")
-    return to_resource(client)
+    return read_client(uow.session.connection(), client_id)
 
 
 def read_client(connection, client_id: str) -> dict:
-    """`get_client` on a plain connection: one primary-key select, no unit of work."""
+    """One primary-key select; on a plain connection, a read needs no unit of work."""
     row = connection.execute(select(clients).where(clients.c.id == client_id)).first()
     if row is None:
         raise NotFound(f"client {client_id} does not exist")

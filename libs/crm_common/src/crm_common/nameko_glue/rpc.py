@@ -39,16 +39,18 @@ class BoundedRpcConsumer(RpcConsumer):
         content_type = message.properties.get("content_type") or "application/json"
         serializer = kombu.serialization.registry.type_to_name.get(content_type, "json")
         try:  # as nameko does: an unserialisable result must not kill the container
-            kombu.serialization.dumps(result, serializer)
+            encoded = kombu.serialization.dumps({"result": result, "error": error}, serializer)
         except Exception:  # noqa: BLE001
             exc_info = sys.exc_info()
             error = serialize(UnserializableValueError(result))
             result = None
+            encoded = kombu.serialization.dumps({"result": None, "error": error}, serializer)
         reply_to = message.properties.get("reply_to")
         if reply_to:
+            content_type, content_encoding, body = encoded
             try:
                 self.replies.publisher.publish(
-                    {"result": result, "error": error}, serializer=serializer,
+                    body, content_type=content_type, content_encoding=content_encoding,
                     exchange=get_rpc_exchange(self.container.config).name,
                     routing_key=reply_to, delivery_mode=1,
                     correlation_id=message.properties.get("correlation_id"))
