@@ -52,9 +52,15 @@ def _timed(call, server_pid: int, count: int) -> RpcRun:
 
 
 def project(amqp_uri: str, clients_pid: int, count: int) -> RpcRun:
+    return _pooled(amqp_uri, "clients", "health", clients_pid, count)
+
+
+def _pooled(amqp_uri: str, service: str, method: str, server_pid: int, count: int
+            ) -> RpcRun:
+    """`count` serial calls through the gateway's pool."""
     pool = RpcPool(amqp_uri)
     try:
-        return _timed(lambda: pool.call("clients", "health", {}), clients_pid, count)
+        return _timed(lambda: pool.call(service, method, {}), server_pid, count)
     finally:
         pool.close()
 
@@ -98,8 +104,4 @@ def bare_service(amqp_uri: str):
 
 
 def bare(amqp_uri: str, pid: int, count: int) -> RpcRun:
-    pool = RpcPool(amqp_uri)
-    try:
-        return _timed(lambda: pool.call("benchbare", "ping", {}), pid, count)
-    finally:
-        pool.close()
+    return _pooled(amqp_uri, "benchbare", "ping", pid, count)

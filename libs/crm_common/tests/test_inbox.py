@@ -13,13 +13,10 @@ from crm_common.testing import cloud_event
 from crm_common.uow import UnitOfWork
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def factory(request, tmp_path):
-    if request.param == "postgresql":
-        url = request.getfixturevalue("make_postgres_db")("inbox")
-    else:
-        url = f"sqlite:///{tmp_path / 'inbox.db'}"
-    engine = make_engine(url, **({"pool_size": 2} if request.param == "sqlite" else {}))
+@pytest.fixture
+def factory(database_url):
+    sqlite = database_url.startswith("sqlite")
+    engine = make_engine(database_url, **({"pool_size": 2} if sqlite else {}))
     metadata.create_all(engine)
     yield make_session_factory(engine)
     engine.dispose()

@@ -15,16 +15,9 @@ from crm_common.testing import wait_until
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "postgresql":
-        return request.getfixturevalue("make_postgres_db")("retention")
-    return f"sqlite:///{tmp_path / 'retention.db'}"
-
-
 @pytest.fixture
-def engine(url):
-    engine = make_engine(url)
+def engine(database_url):
+    engine = make_engine(database_url)
     metadata.create_all(engine)
     yield engine
     engine.dispose()
@@ -154,8 +147,8 @@ def test_replicas_pruning_at_once_skip_each_others_rows(make_postgres_db):
         engine.dispose()
 
 
-def test_the_loop_runs_soon_after_start_and_survives_database_errors(url):
-    engine = make_engine(url)  # no tables yet: every run fails until they exist
+def test_the_loop_runs_soon_after_start_and_survives_database_errors(database_url):
+    engine = make_engine(database_url)  # no tables yet: every run fails until they exist
     failures = []
     event.listen(engine, "handle_error", lambda context: failures.append(context))
     loop = RetentionLoop(engine, RetentionPolicy(interval=0.2), first_delay=0.05)

@@ -3,22 +3,10 @@ import pika
 import psycopg2
 import pytest
 
-from crm_common.testing import _unavailable
-from crm_common.testing_nodes import NodeUnavailable, PrivatePostgres, PrivateRabbit
+from crm_common.testing import start_private
+from crm_common.testing_nodes import PrivatePostgres, PrivateRabbit
 
 pytestmark = pytest.mark.integration
-
-
-def _started(server_class):
-    try:
-        server = server_class()
-    except NodeUnavailable as exc:
-        _unavailable(str(exc))
-    try:
-        return server.start()
-    except BaseException:
-        server.close()
-        raise
 
 
 def _publish(uri: str, body: bytes) -> None:
@@ -36,7 +24,7 @@ def _publish(uri: str, body: bytes) -> None:
 
 
 def test_memory_alarm_then_kill_and_restart_keep_a_persistent_message():
-    rabbit = _started(PrivateRabbit)
+    rabbit = start_private(PrivateRabbit)
     try:
         rabbit.raise_memory_alarm()
         with pytest.raises(pika.exceptions.ConnectionBlockedTimeout):
@@ -65,7 +53,7 @@ def test_memory_alarm_then_kill_and_restart_keep_a_persistent_message():
 
 
 def test_a_committed_row_survives_an_immediate_restart_and_a_kill():
-    pg = _started(PrivatePostgres)
+    pg = start_private(PrivatePostgres)
     try:
         url = pg.create_database("kept")
         dsn = url.replace("+psycopg2", "")

@@ -137,8 +137,7 @@ def private_postgres():
 def database_url(request, tmp_path):
     """A fresh, empty database of each backend in turn (SQLite file, PostgreSQL database)."""
     if request.param == "postgresql":
-        return request.getfixturevalue("make_postgres_db")(request.node.name[:20].lower()
-                                                           .replace("[", "_").replace("-", "_"))
+        return request.getfixturevalue("make_postgres_db")("test")
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 
