@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from crm_common.stack import SERVICES, Stack, repo_root
+from crm_common.stack import SERVICES, Stack, process_key, repo_root
 
 from . import floors
 from .databases import RowCounter
@@ -84,26 +84,29 @@ def wait_for_rows(counter: RowCounter, count: int, alive, timeout: float
         time.sleep(POLL)
 
 
-def work_off_backlog(amqp_uri: str, database_url: str, bodies: list[bytes], var: Path
-                     ) -> BacklogRun:
+def work_off_backlog(amqp_uri: str, database_url: str, bodies: list[bytes], var: Path,
+                     replicas: int = 1) -> BacklogRun:
+    """`replicas` processes compete for the queue (PostgreSQL only: SQLite is one process's)."""
     stack = Stack(env=stack_env(amqp_uri, {"ACTIVITIES_DATABASE_URL": database_url}),
                   var_dir=var, services=[SERVICE], gateway=False)
     stack.migrate()  # tables, and the handler queues declared as the release step does
     floors.publish_confirmed(amqp_uri, "", QUEUE, bodies, len(bodies))
     counter = RowCounter(database_url, CREATED_ROWS)
     try:
-        process = stack.start_service(SERVICE)
+        processes = {process_key(SERVICE, replica): stack.start_service(SERVICE, replica)
+                     for replica in range(1, replicas + 1)}
 
         def alive():
-            if process.poll() is not None:
-                raise RuntimeError(f"{SERVICE} exited:\n{stack.tail(SERVICE)}")
+            for key, process in processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{key} exited:\n{stack.tail(key)}")
 
         first_at, first_rows, last_at = wait_for_rows(
             counter, len(bodies), alive, timeout=60 + len(bodies) / 50)
         if first_rows >= len(bodies):
             raise RuntimeError("the backlog was gone before the first poll: make it longer")
         rate = (len(bodies) - first_rows) / (last_at - first_at)
-        return BacklogRun(rate, peak_memory_mib(process.pid))
+        return BacklogRun(rate, max(peak_memory_mib(process.pid) for process in processes.values()))
     finally:
         counter.close()
         stack.stop()

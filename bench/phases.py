@@ -14,6 +14,10 @@ from .sampling import alternate, metric
 from .settings import WINDOW, Sizes
 
 DIALECTS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+BACKLOG_NOTES = {
+    ("sqlite", 1): "from the first timeline row to the last (start-up not counted)",
+    ("postgresql", 2): "two processes competing for the queue, the database shared; no "
+                       "target: it shows what a replica adds on these two cores"}
 CONFIRMS = f"raw py-amqp, confirms with {WINDOW} in flight"
 PUBLISH_CONSUME = "raw py-amqp publish + consume with acks"
 
@@ -61,23 +65,26 @@ class Phases:
         say(f"activities working off a backlog of {n} client.created")
         bodies = backlog.backlog_bodies(n)
         prefetch = backlog.handler_prefetch()
+        # (dialect, replicas): one process on each dialect against the target, and how
+        # competing replicas scale on PostgreSQL (a process is one core)
+        setups = {("sqlite", 1): "SQLite", ("postgresql", 1): "PostgreSQL",
+                  ("postgresql", 2): "PostgreSQL, 2 replicas"}
         floor_runs, runs = alternate(
             lambda: floors.backlog_floor(self.amqp_uri, bodies, n, prefetch),
-            {d: (lambda d=d: backlog.work_off_backlog(
+            {setup: (lambda d=setup[0], r=setup[1]: backlog.work_off_backlog(
                 self.amqp_uri, self.databases.url(d, "activities"), bodies,
-                self.tmp / f"backlog-{d}")) for d in DIALECTS},
+                self.tmp / f"backlog-{d}-{r}", replicas=r)) for setup in setups},
             self.sizes.rounds)
-        metrics = [metric(f"activities working off a backlog ({label})", "events/s", runs[d],
-                          lambda r: r.rate, floor_runs, lambda f: f,
+        metrics = [metric(f"activities working off a backlog ({label})", "events/s",
+                          runs[setup], lambda r: r.rate, floor_runs, lambda f: f,
                           floor_name=f"raw py-amqp consume + ack, prefetch {prefetch} as "
                                      "the service's",
-                          target=0.4,
-                          note="from the first timeline row to the last (start-up "
-                               "not counted)" if d == "sqlite" else None)
-                   for d, label in DIALECTS.items()]
+                          target=0.4 if setup[1] == 1 else None,
+                          note=BACKLOG_NOTES.get(setup))
+                   for setup, label in setups.items()]
         metrics += [metric(f"peak memory (VmHWM) of activities after the backlog ({label})",
-                           "MiB", runs[d], lambda r: r.peak_memory_mib, better=LOWER)
-                    for d, label in DIALECTS.items()]
+                           "MiB", runs[setup], lambda r: r.peak_memory_mib, better=LOWER)
+                    for setup, label in setups.items() if setup[1] == 1]
         return metrics
 
     def whole_stack(self) -> list[Metric]:

@@ -91,14 +91,16 @@ BEFORE = """\
 LIMITS = """\
 ## Where the remaining limits are (profiles of 2026-11-24, this machine)
 
-- **Consumer working off a backlog.** py-spy on the activities process working off 10,000
-  `client.created` (SQLite; `py-spy record -p <pid> -f raw` while the backlog drains):
-  about 40% of its samples in the batch's transaction (the inbox insert `... RETURNING`, the
-  select of existing entries, the bulk insert, the commit alone about 11%), about 25% in
-  reading and decoding AMQP frames in pure Python (py-amqp's `drain_events`, kombu's
-  `Message.decode`), the rest nameko and eventlet. The floor only reads frames and acks, in a
-  plain blocking loop. A service process is one core (eventlet): replicas on PostgreSQL
-  (competing consumers, as the fault suite's "3 replicas" runs them) add cores.
+- **Consumer working off a backlog.** py-spy on the activities process working off 40,000
+  `client.created` (SQLite; `py-spy record -p <pid> -f raw` while the backlog drains): about
+  57% of its samples in the batch handler (the two multi-row inserts, inbox and entries,
+  about 27%; the commit about 11%; building the entries from the events about 13%), about
+  33% in reading and decoding AMQP frames in pure Python (py-amqp's `drain_events`, kombu's
+  `Message.decode`), the rest nameko and eventlet. The floor only reads frames and acks, in
+  a plain blocking loop, and the service process is CPU-bound on its one core (eventlet):
+  the ceiling is one process's CPU per event. Replicas are the way out: two competing
+  processes on PostgreSQL (the row above) pass the 0.40 target on these two cores, which
+  they share with the broker and the database.
 - **RPC server CPU per call.** The empty method on the same entrypoint (row above) is the
   framework's own minimum, about 3x the raw floor: nameko runs every call in a new
   greenthread (strace: two mmap/munmap of greenlet stacks per call) with its worker

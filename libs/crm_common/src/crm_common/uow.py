@@ -110,7 +110,7 @@ class UnitOfWork:
         rows = [{"consumer": consumer, "event_id": event_id,
                  "event_type": event.get("type", ""), "processed_at": now}
                 for event_id, event in sorted(firsts.items())]
-        statement = _insert_ignoring_duplicates(self.session, inbox) \
+        statement = insert_ignoring_duplicates(self.session, inbox) \
             .returning(inbox.c.event_id)
         inserted = set(self.session.scalars(statement, rows))
         return [event for event_id, event in firsts.items() if event_id in inserted]
@@ -211,7 +211,9 @@ class UnitOfWork:
 _DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def _insert_ignoring_duplicates(session: Session, table):
+def insert_ignoring_duplicates(session: Session, table):
+    """INSERT ... ON CONFLICT DO NOTHING on the session's dialect: a row that would break
+    any unique constraint is skipped."""
     return _DIALECT_INSERTS[session.get_bind().dialect.name](table).on_conflict_do_nothing()
 
 

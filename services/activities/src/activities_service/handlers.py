@@ -1,14 +1,15 @@
 """Use cases of the timeline. Each runs in one unit of work and stages its events."""
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from crm_common.errors import ValidationFailed
 from crm_common.events import utcnow
 from crm_common.fields import load
 from crm_common.pagination import newest_first
+from crm_common.uow import insert_ignoring_duplicates
 
 from .domain import TimelineEntry, entries_from_events, new_note
-from .orm import timeline_entries
+from .orm import entry_row, timeline_entries
 from .schemas import NoteCreateSchema, TimelineEntrySchema, TimelineQuerySchema
 
 ADD_NOTE = "activities.add_note"  # the scope of its Idempotency-Keys
@@ -48,17 +49,15 @@ def record_event(uow, event: dict) -> None:
 
 
 def record_events(uow, events: list[dict]) -> None:
-    """`record_event` for a batch (see `handle_events`): one select finds the events that
-    already have an entry, one bulk insert writes the others."""
+    """`record_event` for a batch (see `handle_events`): one bulk insert, in which an
+    event that already has an entry (its unique event_id) is skipped."""
     entries = entries_from_events(events, utcnow())
-    if not entries:
-        return
-    existing = set(uow.session.scalars(select(timeline_entries.c.event_id).where(
-        timeline_entries.c.event_id.in_([entry.event_id for entry in entries]))))
-    rows = [{column.name: getattr(entry, column.name) for column in timeline_entries.columns}
-            for entry in entries if entry.event_id not in existing]
-    if rows:
-        uow.session.execute(insert(timeline_entries), rows)
+    if entries:
+        # RETURNING makes SQLAlchemy send multi-row VALUES; without it an ON CONFLICT
+        # insert goes row by row on psycopg2
+        statement = insert_ignoring_duplicates(uow.session, timeline_entries) \
+            .returning(timeline_entries.c.id)
+        uow.session.scalars(statement, [entry_row(entry) for entry in entries]).all()
 
 
 def timeline(uow, client_id: str | None = None, deal_id: str | None = None,

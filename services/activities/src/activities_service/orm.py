@@ -28,5 +28,13 @@ Index("ix_timeline_client", timeline_entries.c.client_id, timeline_entries.c.occ
 Index("ix_timeline_deal", timeline_entries.c.deal_id, timeline_entries.c.occurred_at,
       timeline_entries.c.id)
 
+_COLUMNS = tuple(column.name for column in timeline_entries.columns)
+
+
+def entry_row(entry: TimelineEntry) -> dict:
+    """An entry as the parameters of a Core insert (bulk writes skip the ORM's unit of work)."""
+    return {name: getattr(entry, name) for name in _COLUMNS}
+
+
 mapper_registry = registry(metadata=metadata)
 mapper_registry.map_imperatively(TimelineEntry, timeline_entries)
