@@ -230,16 +230,25 @@ def test_list_passes_filters_and_links_next_page(client, rpc):
     response = client.get("/api/v1/clients?limit=1&ico=25596641", headers=AUTH)
     assert response.status_code == 200
     assert response.json == {"items": [CLIENT], "next_cursor": "abc=="}
-    assert rpc.calls[0][2] == {"limit": 1, "cursor": None, "ico": "25596641"}
+    assert rpc.calls[0][2] == {"limit": 1, "cursor": None, "ico": "25596641",
+                               "archived": "false"}
     assert response.headers["Link"] == \
         '</api/v1/clients?limit=1&ico=25596641&cursor=abc%3D%3D>; rel="next"'
+
+
+def test_list_of_archived_clients_keeps_the_filter_in_the_next_link(client, rpc):
+    rpc.answers[("clients", "list")] = {"items": [CLIENT], "next_cursor": "abc=="}
+    response = client.get("/api/v1/clients?archived=only", headers=AUTH)
+    assert rpc.calls[0][2]["archived"] == "only"
+    assert "archived=only" in response.headers["Link"]
+    assert client.get("/api/v1/clients?archived=maybe", headers=AUTH).status_code == 422
 
 
 def test_list_last_page_has_no_link(client, rpc):
     rpc.answers[("clients", "list")] = {"items": [], "next_cursor": None}
     response = client.get("/api/v1/clients?cursor=abc", headers=AUTH)
     assert "Link" not in response.headers
-    assert rpc.calls[0][2] == {"limit": 50, "cursor": "abc", "ico": None}
+    assert rpc.calls[0][2] == {"limit": 50, "cursor": "abc", "ico": None, "archived": "false"}
 
 
 def test_list_limit_is_bounded(client, rpc):
@@ -297,3 +306,73 @@ def test_batch_is_in_the_openapi_document(client):
     spec = client.get("/api/openapi.json").json
     operation = spec["paths"]["/api/v1/clients/batch"]["post"]
     assert {"200", "422", "503", "504"} <= set(operation["responses"])
+
+
+# -- edits, archive, history ----------------------------------------------------------
+
+def _updated(**changes):
+    return dict(CLIENT, **changes, version=CLIENT["version"] + 1)
+
+
+@pytest.mark.parametrize("header, version", [('W/"3"', 3), ('"3"', 3), ("*", None),
+                                             (None, None)])
+def test_patch_sends_the_version_if_match_names(client, rpc, header, version):
+    rpc.answers[("clients", "update")] = _updated(industry="IT")
+    headers = dict(AUTH, **({"If-Match": header} if header else {}))
+    response = client.patch(f"/api/v1/clients/{CLIENT['id']}", json={"industry": "IT"},
+                            headers=headers)
+    assert response.status_code == 200
+    assert response.headers["ETag"] == f'W/"{CLIENT["version"] + 1}"'
+    kwargs = rpc.calls[0][2]
+    assert kwargs["if_match"] == version and kwargs["changes"] == {"industry": "IT"}
+    assert kwargs["client_id"] == CLIENT["id"] and kwargs["idempotency_key"]
+
+
+@pytest.mark.parametrize("header", ['W/"x"', "3", 'W/"1", W/"2"', '""'])
+def test_a_malformed_if_match_is_400_and_nothing_is_called(client, rpc, header):
+    response = client.patch(f"/api/v1/clients/{CLIENT['id']}", json={"industry": "IT"},
+                            headers=dict(AUTH, **{"If-Match": header}))
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert rpc.calls == []
+
+
+def test_a_stale_version_is_412(client, rpc):
+    rpc.answers[("clients", "update")] = RemoteError(
+        "PreconditionFailed", "client c1 is at version 4, not 3", ["client c1 is at version "
+                                                                   "4, not 3"])
+    response = client.patch(f"/api/v1/clients/{CLIENT['id']}", json={"industry": "IT"},
+                            headers=dict(AUTH, **{"If-Match": 'W/"3"'}))
+    assert response.status_code == 412 and response.mimetype == PROBLEM
+    assert "version 4" in response.json["detail"]
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"relationship": "friend"}, "relationship"), ({"category": "D"}, "category"),
+    ({"tags": "VIP"}, "tags"), ({"colour": "red"}, "colour"),
+    ({"billing": {"payment_terms_days": -1}}, "billing"),
+    ({"emails": [{"value": "x"}]}, "emails"), ({"website": "nope"}, "website"),
+])
+def test_patch_refuses_bad_fields_before_any_call(client, rpc, payload, field):
+    response = client.patch(f"/api/v1/clients/{CLIENT['id']}", json=payload, headers=AUTH)
+    assert response.status_code == 422
+    assert any(e["field"].startswith(field) for e in response.json["errors"])
+    assert rpc.calls == []
+
+
+@pytest.mark.parametrize("action", ["archive", "restore"])
+def test_archive_and_restore_pass_if_match(client, rpc, action):
+    rpc.answers[("clients", action)] = _updated()
+    response = client.post(f"/api/v1/clients/{CLIENT['id']}/{action}",
+                           headers=dict(AUTH, **{"If-Match": 'W/"3"'}))
+    assert response.status_code == 200 and response.headers["ETag"]
+    assert rpc.calls[0][1] == action and rpc.calls[0][2]["if_match"] == 3
+
+
+def test_history_pages(client, rpc):
+    entry = {"id": "h1", "at": "2026-01-01T10:00:00Z", "actor": "user:bob",
+             "action": "updated", "changes": {"industry": {"before": None, "after": "IT"}},
+             "version": 2}
+    rpc.answers[("clients", "history")] = {"items": [entry], "next_cursor": "xyz"}
+    response = client.get(f"/api/v1/clients/{CLIENT['id']}/history?limit=1", headers=AUTH)
+    assert response.status_code == 200 and response.json["items"] == [entry]
+    assert "cursor=xyz" in response.headers["Link"]

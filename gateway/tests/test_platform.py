@@ -155,6 +155,11 @@ def test_openapi_document(client):
     assert "get" in paths["/api/v1/clients/{client_id}"]
     assert "get" in paths["/api/v1/clients/{client_id}/timeline"]
     assert "post" in paths["/api/v1/clients/{client_id}/notes"]
+    assert {"get", "patch"} <= set(paths["/api/v1/clients/{client_id}"])
+    assert "412" in paths["/api/v1/clients/{client_id}"]["patch"]["responses"]
+    assert "post" in paths["/api/v1/clients/{client_id}/archive"]
+    assert "post" in paths["/api/v1/clients/{client_id}/restore"]
+    assert "get" in paths["/api/v1/clients/{client_id}/history"]
     assert "get" in paths["/api/v1/status"]
     assert {"status", "broker", "services", "checked_at"} <= set(
         spec["components"]["schemas"]["Status"]["properties"])
@@ -166,7 +171,8 @@ def test_openapi_document(client):
         "scheme": "bearer"}
     assert {"bearerAuth": []} in spec["security"]
     client_props = spec["components"]["schemas"]["Client"]["properties"]
-    assert {"id", "ico", "registered_address", "registry", "version", "nace"} <= set(client_props)
+    assert {"id", "ico", "registered_address", "registry", "version", "nace", "emails",
+            "phones", "bank_accounts", "billing", "archived_at", "tags"} <= set(client_props)
     assert "occurred_at" in spec["components"]["schemas"]["TimelineEntry"]["properties"]
     errors = spec["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
     assert "application/problem+json" in errors

@@ -1,5 +1,6 @@
 """Every service's migrations build exactly the tables its code maps, on both dialects,
 go down again cleanly, and upgrade databases that already hold data."""
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -93,4 +94,62 @@ def test_messaging_v2_keeps_existing_rows(service, dialect, tmp_path, monkeypatc
     assert "WHERE" not in _pending_index_sql(engine).upper()
     command.upgrade(config, "head")
     assert _messaging_rows(engine) == before
+    engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_client_record_upgrade_keeps_foundation_era_clients(dialect, tmp_path, monkeypatch,
+                                                            request):
+    """0002 -> 0003 (the complete client record) on a register in use: every value stays,
+    `email` / `phone` become the first of the new lists, each client's history starts with
+    its creation, and the code reads the upgraded rows."""
+    if dialect == "postgresql":
+        url = request.getfixturevalue("make_postgres_db")("record_clients")
+    else:
+        url = f"sqlite:///{tmp_path / 'clients.db'}"
+    monkeypatch.setenv("CLIENTS_DATABASE_URL", url)
+    config = alembic_config(repo_root() / "services" / "clients", "clients")
+    command.upgrade(config, "0002")
+    engine = sa.create_engine(url)
+    created = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+    old = sa.table("clients", *(sa.column(name) for name in (
+        "id", "kind", "name", "ico", "email", "phone", "created_at", "updated_at", "version")),
+        sa.column("nace", sa.JSON()), sa.column("registered_address", sa.JSON()))
+    rows = [{"id": str(uuid.uuid4()), "kind": "company", "name": "Dvořák a syn s.r.o.",
+             "ico": "25596641", "email": "info@dvorak.cz", "phone": "+420603111222",
+             "nace": ["471"], "registered_address": {"city": "Brno"},
+             "created_at": created, "updated_at": created, "version": 3},
+            {"id": str(uuid.uuid4()), "kind": "person", "name": "Jana Nováková", "ico": None,
+             "email": None, "phone": None, "nace": [], "registered_address": None,
+             "created_at": created, "updated_at": created, "version": 1}]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(old), rows)
+
+    command.upgrade(config, "head")
+    command.check(config)
+    with engine.connect() as conn:
+        stored = {row.id: row for row in conn.execute(sa.text("SELECT * FROM clients"))}
+        history = conn.execute(sa.text(
+            "SELECT client_id, action, actor, version FROM client_history")).all()
+    dvorak, jana = stored[rows[0]["id"]], stored[rows[1]["id"]]
+    assert (dvorak.name, dvorak.ico, dvorak.email, dvorak.phone, dvorak.version) == \
+        ("Dvořák a syn s.r.o.", "25596641", "info@dvorak.cz", "+420603111222", 3)
+    def as_json(value):  # SQLite hands JSON back as text
+        return json.loads(value) if isinstance(value, str) else value
+    assert as_json(dvorak.emails) == [{"value": "info@dvorak.cz", "label": None}]
+    assert as_json(dvorak.phones) == [{"value": "+420603111222", "label": None}]
+    assert as_json(jana.emails) == [] and as_json(jana.tags) == [] and jana.archived_at is None
+    assert sorted(history) == sorted([(rows[0]["id"], "created", None, 3),
+                                      (rows[1]["id"], "created", None, 1)])
+
+    from clients_service import handlers  # the service reads the upgraded rows
+    with engine.connect() as conn:
+        resource = handlers.read_client(conn, rows[0]["id"])
+    assert resource["email"] == "info@dvorak.cz" and resource["emails"][0]["value"] == \
+        "info@dvorak.cz" and resource["nace"] == ["471"]
+
+    command.downgrade(config, "0002")
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT email FROM clients WHERE id = :id"),
+                           {"id": rows[0]["id"]}) == "info@dvorak.cz"
     engine.dispose()

@@ -6,6 +6,12 @@ from crm_common import ico
 
 KINDS = ("company", "person")
 NOTE_TYPES = ("note", "meeting", "call", "email")
+RELATIONSHIPS = ("customer", "prospect", "partner", "supplier", "competitor", "other")
+CATEGORIES = ("A", "B", "C")
+CHANNELS = ("email", "phone", "post", "meeting")
+ARCHIVED = ("false", "true", "only")
+MAX_LIST = 50
+CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="An ISO 4217 code such as CZK or EUR.")
 
 
 class StrictSchema(Schema):
@@ -42,7 +48,43 @@ class AddressSchema(StrictSchema):
     text = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
-class ClientCreateSchema(StrictSchema):
+class EmailEntrySchema(StrictSchema):
+    value = fields.Email(required=True, validate=validate.Length(max=254))
+    label = fields.String(allow_none=True, validate=validate.Length(max=60),
+                          metadata={"example": "fakturace"})
+
+
+class PhoneEntrySchema(StrictSchema):
+    value = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={
+        "description": "Stored in E.164; numbers without a country code are Czech",
+        "example": "603 111 222"})
+    label = fields.String(allow_none=True, validate=validate.Length(max=60))
+
+
+class BankAccountSchema(StrictSchema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50), metadata={
+        "description": "Czech (prefix-number/bank code, checked) or IBAN",
+        "example": "19-2000145399/0800"})
+    currency = fields.String(validate=CURRENCY, metadata={"default": "CZK"})
+    primary = fields.Boolean(metadata={"default": False})
+
+
+class BillingSchema(StrictSchema):
+    currency = fields.String(allow_none=True, validate=CURRENCY)
+    payment_terms_days = fields.Integer(allow_none=True, strict=True,
+                                        validate=validate.Range(0, 365))
+    credit_limit = fields.String(allow_none=True, metadata={
+        "description": "An exact decimal string, never a JSON number", "example": "250000.00"})
+    price_group = fields.String(allow_none=True, validate=validate.Length(max=60))
+
+
+class ContactPreferencesSchema(StrictSchema):
+    preferred_channel = fields.String(allow_none=True, validate=validate.OneOf(CHANNELS))
+    do_not_contact = fields.Boolean()
+
+
+class ClientFieldsSchema(StrictSchema):
+    """What a user may set on a client (create and PATCH)."""
     kind = fields.String(validate=validate.OneOf(KINDS), metadata={"default": "company"})
     name = fields.String(validate=validate.Length(min=1, max=255),
                          metadata={"description": "Required unless an IČO is given "
@@ -51,9 +93,36 @@ class ClientCreateSchema(StrictSchema):
                       metadata={"description": "IČO (8 digits, checked)",
                                                   "example": "25596641"})
     dic = fields.String(allow_none=True, metadata={"example": "CZ25596641"})
-    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254), metadata={
+        "description": "The first of `emails` (send one or the other)"})
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={
+        "description": "The first of `phones` (send one or the other)"})
     registered_address = fields.Nested(AddressSchema, allow_none=True)
+    website = fields.Url(allow_none=True, validate=validate.Length(max=500))
+    description = fields.String(allow_none=True, validate=validate.Length(max=10000))
+    industry = fields.String(allow_none=True, validate=validate.Length(max=120))
+    relationship = fields.String(allow_none=True, validate=validate.OneOf(RELATIONSHIPS))
+    category = fields.String(allow_none=True, validate=validate.OneOf(CATEGORIES))
+    tags = fields.List(fields.String(validate=validate.Length(max=60)),
+                       validate=validate.Length(max=MAX_LIST))
+    owner_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    emails = fields.List(fields.Nested(EmailEntrySchema), validate=validate.Length(max=MAX_LIST))
+    phones = fields.List(fields.Nested(PhoneEntrySchema), validate=validate.Length(max=MAX_LIST))
+    contact_address = fields.Nested(AddressSchema, allow_none=True)
+    delivery_addresses = fields.List(fields.Nested(AddressSchema),
+                                     validate=validate.Length(max=MAX_LIST))
+    bank_accounts = fields.List(fields.Nested(BankAccountSchema),
+                                validate=validate.Length(max=MAX_LIST))
+    billing = fields.Nested(BillingSchema, allow_none=True)
+    contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
+
+
+class ClientCreateSchema(ClientFieldsSchema):
+    """A new client: a name or an IČO at least."""
+
+
+class ClientPatchSchema(ClientFieldsSchema):
+    """The fields to change: each one sent replaces that field (lists whole); null clears."""
 
 
 MAX_BATCH = 1000
@@ -70,6 +139,30 @@ class ClientListQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
     ico = fields.String()
+    archived = fields.String(load_default="false", validate=validate.OneOf(ARCHIVED), metadata={
+        "description": "false: active clients only; true: archived ones too; only: archived"})
+
+
+class HistoryQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+
+
+class HistoryEntrySchema(Schema):
+    id = fields.String()
+    at = fields.String(metadata={"format": "date-time"})
+    actor = fields.String(allow_none=True, metadata={
+        "description": "who: a user, `system:ares` for the register, null when unknown"})
+    action = fields.String(metadata={"enum": ["created", "updated", "registry", "archived",
+                                              "restored"]})
+    changes = fields.Dict(metadata={"description": "{field: {before, after}}"})
+    version = fields.Integer(allow_none=True, metadata={"description": "the client's version "
+                                                                       "after the change"})
+
+
+class HistoryPageSchema(Schema):
+    items = fields.List(fields.Nested(HistoryEntrySchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class RegistrySchema(Schema):
@@ -97,6 +190,23 @@ class ClientSchema(Schema):
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     registry = fields.Nested(RegistrySchema, allow_none=True)
+    website = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    relationship = fields.String(allow_none=True, metadata={"enum": [*RELATIONSHIPS, None]})
+    category = fields.String(allow_none=True, metadata={"enum": [*CATEGORIES, None]})
+    tags = fields.List(fields.String())
+    owner_id = fields.String(allow_none=True)
+    emails = fields.List(fields.Nested(EmailEntrySchema))
+    phones = fields.List(fields.Nested(PhoneEntrySchema))
+    contact_address = fields.Nested(AddressSchema, allow_none=True)
+    delivery_addresses = fields.List(fields.Nested(AddressSchema))
+    bank_accounts = fields.List(fields.Nested(BankAccountSchema))
+    billing = fields.Nested(BillingSchema, allow_none=True)
+    contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
+    created_by = fields.String(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+    archived_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
     version = fields.Integer(metadata={"description": "Also the weak ETag W/\"<version>\""})

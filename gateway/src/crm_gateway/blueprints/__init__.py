@@ -4,7 +4,7 @@ import uuid
 from http import HTTPStatus
 from urllib.parse import urlencode
 
-from flask import g, request
+from flask import current_app, g, request
 from werkzeug.exceptions import BadRequest
 
 
@@ -17,12 +17,21 @@ def next_link(next_cursor: str | None, **params) -> dict:
     return {"Link": f'<{request.path}?{urlencode(query, doseq=True)}>; rel="next"'}
 
 
+def takes_no_body(view):
+    """An action endpoint (POST .../archive) that needs no request body."""
+    view.takes_no_body = True
+    return view
+
+
 def require_json():
     """Writes take a JSON body: anything else is a 415, malformed JSON a 400 (problem+json)."""
     from ..problems import problem  # noqa: PLC0415 - keep the package import light
 
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "takes_no_body", False) and not request.get_data(cache=True):
+        return None  # an action such as archive: nothing to send
     if not request.is_json:
         return problem(415, "The request body must be JSON (Content-Type: application/json).",
                        headers={"Accept-Post": "application/json"})
@@ -42,6 +51,28 @@ IDEMPOTENCY_HEADER = {
                    "safely all the same. Once a key has had a 504, keep retrying with that "
                    "key until you get a definite answer: a 503 to a retry means only that "
                    "the retry did nothing, not that the first attempt did nothing."}
+
+
+IF_MATCH_HEADER = {
+    "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+    "description": "The ETag of your last GET (`W/\"<version>\"`): the change is made only "
+                   "if the record is still at that version, else 412 and nothing changes. "
+                   "Without it the change applies to whatever version is current."}
+
+
+def if_match() -> int | None:
+    """The version an `If-Match` header names (`W/"3"` or `"3"`); None without one or for
+    `*` (any current version)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    digits = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else ""
+    if not digits.isdigit() or len(digits) > 18:
+        raise BadRequest('If-Match must be one ETag as GET answered it, e.g. W/"3".')
+    return int(digits)
 
 
 def idempotency_key() -> dict:

@@ -7,9 +7,11 @@ from .. import rpc
 from ..auth import current_principal
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
-                       ClientListQuerySchema, ClientPageSchema, ClientSchema, NoteCreateSchema, TimelineEntrySchema,
-                       TimelinePageSchema, TimelineQuerySchema)
-from . import IDEMPOTENCY_HEADER, idempotency_key, next_link, problem_responses, require_json
+                       ClientListQuerySchema, ClientPageSchema, ClientPatchSchema, ClientSchema,
+                       HistoryPageSchema, HistoryQuerySchema, NoteCreateSchema,
+                       TimelineEntrySchema, TimelinePageSchema, TimelineQuerySchema)
+from . import (IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match, next_link,
+               problem_responses, require_json, takes_no_body)
 
 blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients",
                 description="Clients (companies and people) and their timelines")
@@ -32,9 +34,11 @@ LINK_HEADER = {"Link": {"description": 'rel="next": the next page', "schema": {
 def list_clients(query):
     """List clients, newest first (cursor pagination)"""
     page = rpc.call("clients", "list", limit=query["limit"], cursor=query.get("cursor"),
-                    ico=query.get("ico"))
+                    ico=query.get("ico"), archived=query["archived"])
     return page, 200, next_link(page.get("next_cursor"), limit=query["limit"],
-                                ico=query.get("ico"))
+                                ico=query.get("ico"),
+                                archived=None if query["archived"] == "false" else
+                                query["archived"])
 
 
 @blp.route("", methods=["POST"])
@@ -90,14 +94,74 @@ def _item_errors(status: int, messages) -> dict:
     return {"status": status, "errors": flatten(messages)}
 
 
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description":
+                        'W/"<version>": send it back in If-Match to change the client'}}
+
+
+def with_etag(client: dict, status: int = 200):
+    headers = {"ETag": f'W/"{client["version"]}"'} if client.get("version") is not None else {}
+    return client, status, headers
+
+
 @blp.route("/<client_id>")
-@blp.response(200, ClientSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.response(200, ClientSchema, headers=ETAG_HEADER)
 @errors(404)
 def get_client(client_id):
     """One client"""
-    client = rpc.call("clients", "get", client_id=client_id)
-    headers = {"ETag": f'W/"{client["version"]}"'} if client.get("version") is not None else {}
-    return client, 200, headers
+    return with_etag(rpc.call("clients", "get", client_id=client_id))
+
+
+@blp.route("/<client_id>", methods=["PATCH"])
+@blp.arguments(ClientPatchSchema)
+@blp.response(200, ClientSchema, headers=ETAG_HEADER)
+@errors(400, 404, 412, 415, 422)
+@blp.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
+def update_client(changes, client_id):
+    """Change some fields of a client
+
+    Each field sent replaces that field (a list is replaced whole; null clears). With
+    `If-Match: <ETag of GET>` the change is made only if nobody changed the client since:
+    otherwise `412` and nothing changes. Every change is in the client's history and
+    emits `client.updated`.
+    """
+    key = idempotency_key()
+    return with_etag(rpc.call("clients", "update", client_id=client_id,
+                              changes=changes, if_match=if_match(), **key))
+
+
+@blp.route("/<client_id>/archive", methods=["POST"])
+@takes_no_body
+@blp.response(200, ClientSchema, headers=ETAG_HEADER)
+@errors(400, 404, 412)
+@blp.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
+def archive_client(client_id):
+    """Archive a client: it leaves the lists (see `archived`), nothing is deleted"""
+    key = idempotency_key()
+    return with_etag(rpc.call("clients", "archive", client_id=client_id,
+                              if_match=if_match(), **key))
+
+
+@blp.route("/<client_id>/restore", methods=["POST"])
+@takes_no_body
+@blp.response(200, ClientSchema, headers=ETAG_HEADER)
+@errors(400, 404, 412)
+@blp.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
+def restore_client(client_id):
+    """Bring an archived client back into the lists"""
+    key = idempotency_key()
+    return with_etag(rpc.call("clients", "restore", client_id=client_id,
+                              if_match=if_match(), **key))
+
+
+@blp.route("/<client_id>/history")
+@blp.arguments(HistoryQuerySchema, location="query")
+@blp.response(200, HistoryPageSchema, headers=LINK_HEADER)
+@errors(404)
+def client_history(query, client_id):
+    """The client's change log, newest first: who changed what, from what to what"""
+    page = rpc.call("clients", "history", client_id=client_id, limit=query["limit"],
+                    cursor=query.get("cursor"))
+    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"])
 
 
 @blp.route("/<client_id>/timeline")

@@ -25,6 +25,12 @@ class Conflict(CrmError):
     status = 409
 
 
+class PreconditionFailed(CrmError):
+    """The caller's `If-Match` names a version that is no longer the current one (someone
+    else changed the record since it was read): nothing was changed."""
+    status = 412
+
+
 class ServiceUnavailable(CrmError):
     """The service could not reach what it needs (its database): nothing was done; the
     caller may simply try again later."""

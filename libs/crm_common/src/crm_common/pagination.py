@@ -25,15 +25,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def newest_first(session, query, time_column, id_column, limit, cursor: str | None,
-                 dump: Callable, key: Callable) -> dict:
+                 dump: Callable, key: Callable, rows: Callable | None = None) -> dict:
     """One page of `query` ordered by (time, id) descending: {"items", "next_cursor"}.
 
-    `key(row)` gives the row's (time, id); `dump(row)` its resource.
+    `key(row)` gives the row's (time, id); `dump(row)` its resource; `rows(query)` runs
+    the query (by default the ORM entities it selects; Core rows for a table select).
     """
     limit = max(1, min(int(limit or 50), MAX_LIMIT))
     query = query.order_by(time_column.desc(), id_column.desc())
     if cursor:
         query = query.where(tuple_(time_column, id_column) < decode_cursor(cursor))
-    rows = session.scalars(query.limit(limit + 1)).all()
-    next_cursor = encode_cursor(*key(rows[limit - 1])) if len(rows) > limit else None
-    return {"items": [dump(row) for row in rows[:limit]], "next_cursor": next_cursor}
+    found = (rows or (lambda q: session.scalars(q).all()))(query.limit(limit + 1))
+    next_cursor = encode_cursor(*key(found[limit - 1])) if len(found) > limit else None
+    return {"items": [dump(row) for row in found[:limit]], "next_cursor": next_cursor}

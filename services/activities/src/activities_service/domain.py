@@ -189,9 +189,25 @@ def lookup_failed(event: dict, now: datetime) -> TimelineEntry | None:
                          client_id=client_id, data={k: data.get(k) for k in keys})
 
 
+def client_archived_or_restored(event: dict, now: datetime) -> TimelineEntry | None:
+    data = event.get("data") or {}
+    client_id = data.get("client_id") or event.get("subject")
+    if not client_id:
+        return None
+    name = data.get("name") or EMPTY
+    if event.get("type") == "client.archived":
+        title, body = "Client archived", f"Client {name} was archived."
+    else:
+        title, body = "Client restored", f"Client {name} was restored from the archive."
+    return _system_entry(event, now, source="clients", title=title, body=body,
+                         client_id=client_id, data={"version": data.get("version")})
+
+
 RULES = {
     "client.created": client_created,
     "client.updated": client_updated,
+    "client.archived": client_archived_or_restored,
+    "client.restored": client_archived_or_restored,
     "ares.lookup_failed": lookup_failed,
 }
 

@@ -33,6 +33,14 @@ class ActivitiesService(HealthCheck):
     def on_client_updated(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)
 
+    @reliable_batch_handler("clients", "client.archived")
+    def on_client_archived(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
+
+    @reliable_batch_handler("clients", "client.restored")
+    def on_client_restored(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
+
     @reliable_batch_handler("ares", "ares.lookup_failed")
     def on_lookup_failed(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)

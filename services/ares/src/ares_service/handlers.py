@@ -58,6 +58,8 @@ def fetch(uow_factory, ares, ico: str, use_cache: bool = True) -> Outcome:
 
 
 def on_client_created(uow_factory, ares, settings: Settings, event: dict) -> None:
+    """A client with an IČO, new or given another one (client.created, client.updated):
+    look it up once per event."""
     client = event["data"]["client"]
     if not client.get("ico"):
         return

@@ -61,6 +61,17 @@ class AresService(HealthCheck):
         worker each); the others are looked up concurrently, each alone as before (its own
         transactions, its event's correlation). When one fails, the batch's messages run
         again one at a time, and the inbox skips the lookups already recorded."""
+        self._look_up(events)
+
+    @reliable_batch_handler("clients", "client.updated")
+    def on_client_updated(self, events):
+        """A user gave a client another IČO: it is looked up as for a new client (updates
+        that leave the IČO alone, the register's own among them, are skipped)."""
+        self._look_up([event for event in events
+                       if "ico" in (event["data"].get("changes") or {})
+                       and event["data"].get("source") == "user"])
+
+    def _look_up(self, events):
         def look_up(event):
             handlers.on_client_created(lambda: self.db(context_of(event)), self.registry,
                                        SETTINGS, event)

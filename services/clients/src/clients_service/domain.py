@@ -10,17 +10,15 @@ from stdnum.exceptions import ValidationError as StdnumError
 from crm_common import ico
 from crm_common.events import rfc3339, to_utc
 
+from .contact_data import InvalidValue, first_value, with_first_value
+
 KINDS = ("company", "person")
+RELATIONSHIPS = ("customer", "prospect", "partner", "supplier", "competitor", "other")
+CATEGORIES = ("A", "B", "C")
+CHANNELS = ("email", "phone", "post", "meeting")
 # Fields the business register is the authority for.
 REGISTRY_FIELDS = ("name", "dic", "vat_payer", "vat_group_dic", "legal_form",
                    "legal_form_name", "nace", "registered_address", "dissolved_on")
-
-
-class InvalidValue(ValueError):
-    def __init__(self, field_name: str, message: str):
-        super().__init__(message)
-        self.field = field_name
-        self.message = message
 
 
 def normalize_ico(value) -> str | None:
@@ -68,9 +66,77 @@ class Client:
     # when the register last answered for this client (lookup time): older answers
     # delivered late are ignored, whatever they say
     registry_checked_at: datetime | None = None
+    website: str | None = None
+    description: str | None = None
+    industry: str | None = None
+    relationship: str | None = None
+    category: str | None = None
+    tags: list = field(default_factory=list)
+    owner_id: str | None = None
+    emails: list = field(default_factory=list)  # [{value, label}]; `email` is the first
+    phones: list = field(default_factory=list)  # E.164; `phone` is the first
+    contact_address: dict | None = None
+    delivery_addresses: list = field(default_factory=list)
+    bank_accounts: list = field(default_factory=list)  # [{number, currency, primary}]
+    billing: dict | None = None
+    contact_preferences: dict | None = None
+    created_by: str | None = None
+    updated_by: str | None = None
+    archived_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
+
+    def edit(self, values: dict, actor: str | None, now: datetime) -> dict:
+        """A user's partial update (validated values): each field sent replaces that field,
+        lists whole. Returns {field: {before, after}} of what really changed."""
+        values = dict(values)
+        for single, many in (("email", "emails"), ("phone", "phones")):
+            if single in values:
+                values[many] = with_first_value(getattr(self, many), values.pop(single))
+        if "ico" in values:
+            values["ico"] = normalize_ico(values["ico"])
+        if "dic" in values:
+            values["dic"] = normalize_dic(values["dic"])
+        changes = {}
+        for name, after in values.items():
+            before = getattr(self, name)
+            if before != after:
+                changes[name] = {"before": before, "after": after}
+                setattr(self, name, after)
+        for single, many in (("email", "emails"), ("phone", "phones")):
+            before, after = getattr(self, single), first_value(getattr(self, many))
+            if before != after:
+                changes[single] = {"before": before, "after": after}
+                setattr(self, single, after)
+        if "ico" in changes:  # another subject: what the register said no longer holds
+            registry_before = self.registry
+            self.registry_source = "ares" if self.ico else None
+            self.registry_status = "pending" if self.ico else None
+            self.registry_fetched_at = self.registry_checked_at = None
+            changes["registry"] = {"before": registry_before, "after": self.registry}
+        if changes:
+            self.updated_by = actor
+            self._touch(now)
+        return changes
+
+    def archive(self, actor: str | None, now: datetime) -> dict:
+        if self.archived_at is not None:
+            return {}
+        return self._set_archived(now, actor, now)
+
+    def restore(self, actor: str | None, now: datetime) -> dict:
+        if self.archived_at is None:
+            return {}
+        return self._set_archived(None, actor, now)
+
+    def _set_archived(self, archived_at, actor, now) -> dict:
+        changes = {"archived_at": {"before": rfc3339(self.archived_at) if self.archived_at
+                                   else None,
+                                   "after": rfc3339(archived_at) if archived_at else None}}
+        self.archived_at, self.updated_by = archived_at, actor
+        self._touch(now)
+        return changes
 
     def apply_registry(self, record: dict, fetched_at: datetime, now: datetime) -> dict:
         """Take the register's data; returns {field: {before, after}} of what changed.
@@ -132,7 +198,16 @@ def registry_view(source, status, fetched_at) -> dict | None:
             "fetched_at": rfc3339(fetched_at) if fetched_at else None}
 
 
-def new_client_fields(client_id: str, data: dict, now: datetime) -> dict:
+# what a user may set on create and change with PATCH (`email` / `phone` stand for the
+# first of `emails` / `phones`); the rest is the register's or the system's
+EDITABLE = ("kind", "name", "ico", "dic", "email", "phone", "registered_address", "website",
+            "description", "industry", "relationship", "category", "tags", "owner_id",
+            "emails", "phones", "contact_address", "delivery_addresses", "bank_accounts",
+            "billing", "contact_preferences")
+
+
+def new_client_fields(client_id: str, data: dict, now: datetime, actor: str | None = None
+                      ) -> dict:
     """Every field of a client created from validated input (`Client(**fields)`, or a row
     of a bulk insert): with an IČO, its register data is pending."""
     ico = normalize_ico(data.get("ico"))
@@ -140,12 +215,15 @@ def new_client_fields(client_id: str, data: dict, now: datetime) -> dict:
               else f.default for f in dataclasses.fields(Client)
               if f.default is not dataclasses.MISSING
               or f.default_factory is not dataclasses.MISSING}
+    values.update({name: data[name] for name in EDITABLE if name in data})
+    emails = data.get("emails") or with_first_value([], data.get("email"))
+    phones = data.get("phones") or with_first_value([], data.get("phone"))
     values.update(
         id=client_id, kind=data["kind"], name=(data.get("name") or "").strip() or f"IČO {ico}",
-        ico=ico, dic=normalize_dic(data.get("dic")), email=data.get("email"),
-        phone=data.get("phone"), registered_address=data.get("registered_address"),
+        ico=ico, dic=normalize_dic(data.get("dic")), emails=emails, phones=phones,
+        email=first_value(emails), phone=first_value(phones),
         registry_status="pending" if ico else None, registry_source="ares" if ico else None,
-        created_at=now, updated_at=now)
+        created_by=actor, updated_by=actor, created_at=now, updated_at=now)
     return values
 
 

@@ -3,22 +3,28 @@ import hashlib
 import uuid
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm.exc import StaleDataError
 
-from crm_common.errors import Conflict, NotFound, ValidationFailed
-from crm_common.events import parse_time, utcnow
+from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from crm_common.events import parse_time, rfc3339, utcnow
 from crm_common.fields import load
-from crm_common.pagination import newest_first
 
-from .domain import Client, new_client_fields, registry_view
+from .domain import EDITABLE, Client, new_client_fields, registry_view
 from .orm import clients
-from .schemas import ClientCreateSchema, ClientSchema
+from .repository import ARCHIVED_FILTERS, Clients, history_row
+from .schemas import ClientCreateSchema, ClientPatchSchema, ClientSchema, HistoryEntrySchema
 
 CREATE = "clients.create"  # the scopes of their Idempotency-Keys
 CREATE_MANY = "clients.create_many"
+UPDATE = "clients.update"
+ARCHIVE = "clients.archive"
+RESTORE = "clients.restore"
 MAX_BATCH = 1000
+REGISTRY_ACTOR = "system:ares"  # who the history names for what the register changed
 _create_schema = ClientCreateSchema()
+_patch_schema = ClientPatchSchema()
 _client_schema = ClientSchema()
-
+_history_schema = HistoryEntrySchema()
 
 
 def to_resource(client: Client) -> dict:
@@ -29,12 +35,26 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
     replayed = uow.replay(CREATE, idempotency_key, payload)
     if replayed is not None:
         return replayed
-    client = _new_client(load(_create_schema, payload), utcnow())
+    actor = uow.context.actor
+    client = Client(**new_client_fields(str(uuid.uuid4()), load(_create_schema, payload),
+                                        utcnow(), actor))
     uow.session.add(client)
     uow.session.flush()
+    Clients(uow.session).record(client, "created", created_changes(vars_of(client)), actor,
+                                client.created_at)
     resource = to_resource(client)
     uow.emit("client.created", client.id, {"client": resource})
     return uow.commit_once(CREATE, idempotency_key, payload, resource)
+
+
+def created_changes(fields: dict) -> dict:
+    """The history of a creation: every field the user set, from nothing."""
+    return {name: {"before": None, "after": fields[name]} for name in EDITABLE
+            if fields.get(name) not in (None, "", [], {})}
+
+
+def vars_of(client: Client) -> dict:
+    return {name: getattr(client, name) for name in EDITABLE}
 
 
 def create_clients(uow, items: list, idempotency_key: str | None = None,
@@ -72,7 +92,7 @@ def item_key(key: str, position: int) -> str:
 
 def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
     replayed = uow.replay_many(CREATE_MANY, keys, items)
-    moment = utcnow()
+    moment, actor = utcnow(), uow.context.actor
     results, rows = [], []
     for payload, earlier in zip(items, replayed):
         if isinstance(earlier, dict):
@@ -81,7 +101,8 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
         try:
             if isinstance(earlier, ValidationFailed):
                 raise earlier
-            row = new_client_fields(str(uuid.uuid4()), load(_create_schema, payload), moment)
+            row = new_client_fields(str(uuid.uuid4()), load(_create_schema, payload), moment,
+                                    actor)
         except ValidationFailed as exc:
             results.append({"status": 422, "errors": exc.errors})
             continue
@@ -89,6 +110,9 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
         results.append({"status": 201, "client": _row_resource(row)})
     if rows:  # a plain bulk insert: the ORM's per-object bookkeeping was a third of the time
         uow.session.execute(insert(clients), rows)
+        Clients(uow.session).record_many([
+            history_row(row["id"], "created", created_changes(row), actor, moment,
+                        row["version"]) for row in rows])
     created = [(index, result["client"]) for index, (result, earlier) in
                enumerate(zip(results, replayed)) if result["status"] == 201 and earlier is None]
     uow.emit_many([("client.created", client["id"], {"client": client})
@@ -100,10 +124,6 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
 def _row_resource(row: dict) -> dict:
     return _client_schema.dump(dict(row, registry=registry_view(
         row["registry_source"], row["registry_status"], row["registry_fetched_at"])))
-
-
-def _new_client(data: dict, moment) -> Client:
-    return Client(**new_client_fields(str(uuid.uuid4()), data, moment))
 
 
 def get_client(uow, client_id: str) -> dict:
@@ -118,49 +138,119 @@ def read_client(connection, client_id: str) -> dict:
     return to_resource(Client(**row._mapping))
 
 
-def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | None = None
-                 ) -> dict:
-    """Newest first, keyset-paginated: a cursor stays valid while clients are added."""
-    query = select(Client)
+def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | None = None,
+                 archived: str = "false") -> dict:
+    """Newest first, keyset-paginated; archived clients only when asked for."""
     if ico:  # a search, so no check digit test: an IČO typed wrong simply finds nothing
         digits = str(ico).replace(" ", "")
         if not digits.isdigit() or len(digits) > 8:
             raise ValidationFailed({"ico": ["IČO must be up to 8 digits."]})
-        query = query.where(clients.c.ico == digits.zfill(8))
-    return newest_first(uow.session, query, clients.c.created_at, clients.c.id, limit, cursor,
-                        to_resource, key=lambda client: (client.created_at, client.id))
+        ico = digits.zfill(8)
+    if archived not in ARCHIVED_FILTERS:
+        raise ValidationFailed({"archived": [f"One of {', '.join(ARCHIVED_FILTERS)}."]})
+    return Clients(uow.session).page(limit, cursor, ico, archived, to_resource)
 
 
-def _clients_for(uow, data: dict) -> list[Client]:
-    if data.get("client_id"):
-        client = uow.session.get(Client, data["client_id"])
-        return [client] if client else []
-    return list(uow.session.scalars(select(Client).where(clients.c.ico == data.get("ico"))))
+def update_client(uow, client_id: str, payload: dict, if_match: int | None = None,
+                  idempotency_key: str | None = None) -> dict:
+    """A user's partial update (PATCH): `client.updated` with before and after of each
+    changed field, a history row. `if_match`: the version the caller read; another one is
+    current -> PreconditionFailed and nothing changes."""
+    request = {"client_id": client_id, "changes": payload, "if_match": if_match}
+    replayed = uow.replay(UPDATE, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    data = load(_patch_schema, payload)
+    client = _current(uow, client_id, if_match)
+    actor, now = uow.context.actor, utcnow()
+    changes = client.edit(data, actor, now)
+    if changes:
+        _save(uow, client, "updated", changes, actor, now)
+        uow.emit("client.updated", client.id, {
+            "client": to_resource(client), "source": "user", "changes": changes})
+    return uow.commit_once(UPDATE, idempotency_key, request, to_resource(client))
+
+
+def archive_client(uow, client_id: str, if_match: int | None = None,
+                   idempotency_key: str | None = None) -> dict:
+    return _archive_or_restore(uow, ARCHIVE, client_id, if_match, idempotency_key)
+
+
+def restore_client(uow, client_id: str, if_match: int | None = None,
+                   idempotency_key: str | None = None) -> dict:
+    return _archive_or_restore(uow, RESTORE, client_id, if_match, idempotency_key)
+
+
+def _archive_or_restore(uow, operation: str, client_id: str, if_match, idempotency_key
+                        ) -> dict:
+    """Archive (or restore) a client: `client.archived` / `client.restored`; archiving an
+    archived client (restoring an active one) changes nothing and emits nothing."""
+    request = {"client_id": client_id, "if_match": if_match}
+    replayed = uow.replay(operation, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    client = _current(uow, client_id, if_match)
+    actor, now = uow.context.actor, utcnow()
+    action = "archived" if operation == ARCHIVE else "restored"
+    changes = (client.archive if operation == ARCHIVE else client.restore)(actor, now)
+    if changes:
+        _save(uow, client, action, changes, actor, now)
+        uow.emit(f"client.{action}", client.id, {
+            "client_id": client.id, "name": client.name, "version": client.version,
+            "archived_at": rfc3339(client.archived_at) if client.archived_at else None})
+    return uow.commit_once(operation, idempotency_key, request, to_resource(client))
+
+
+def client_history(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
+    """Every write of the client, newest first."""
+    return Clients(uow.session).history(client_id, limit, cursor, _history_schema.dump)
+
+
+def _current(uow, client_id: str, if_match: int | None) -> Client:
+    client = Clients(uow.session).get(client_id)
+    if if_match is not None and client.version != if_match:
+        raise PreconditionFailed(f"client {client_id} is at version {client.version}, not "
+                                 f"{if_match}: read it again and reapply your change")
+    return client
+
+
+def _save(uow, client: Client, action: str, changes: dict, actor, now) -> None:
+    """Write the change; a concurrent writer that got there first (the version moved on
+    under us) -> PreconditionFailed."""
+    try:
+        uow.session.flush()
+    except StaleDataError as exc:
+        raise PreconditionFailed(f"client {client.id} was changed by someone else at the "
+                                 "same time: read it again and reapply your change") from exc
+    Clients(uow.session).record(client, action, changes, actor, now)
 
 
 def apply_registry_data(uow, event: dict) -> None:
     """On `ares.lookup_succeeded`: take the register's data, emit `client.updated`."""
     data = event["data"]
     fetched_at = parse_time(data["fetched_at"])
-    for client in _clients_for(uow, data):
+    for client in Clients(uow.session).find(data.get("client_id"), data.get("ico")):
         if client.ico != data.get("ico"):
             continue  # the IČO changed since the lookup was asked for
         changes = client.apply_registry(data["record"], fetched_at, utcnow())
-        _emit_update(uow, client, changes)
+        _emit_registry_update(uow, client, changes)
 
 
 def registry_lookup_failed(uow, event: dict) -> None:
     """On `ares.lookup_failed`: the client stays as entered; its registry status says why."""
     data = event["data"]
-    for client in _clients_for(uow, data):
+    for client in Clients(uow.session).find(data.get("client_id"), data.get("ico")):
         if client.ico == data.get("ico"):
             checked_at = parse_time(event.get("time")) if event.get("time") else utcnow()
-            _emit_update(uow, client, client.mark_registry(data["reason"], checked_at, utcnow()))
+            _emit_registry_update(uow, client,
+                                  client.mark_registry(data["reason"], checked_at, utcnow()))
 
 
-def _emit_update(uow, client: Client, changes: dict) -> None:
+def _emit_registry_update(uow, client: Client, changes: dict) -> None:
     if not changes:
         return
     uow.session.flush()
+    Clients(uow.session).record(client, "registry", changes, REGISTRY_ACTOR,
+                                client.updated_at)
     uow.emit("client.updated", client.id, {
         "client": to_resource(client), "source": "ares", "changes": changes})

@@ -1,6 +1,6 @@
 """Tables of the clients database, mapped onto the plain domain classes."""
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Index, Integer, MetaData, String,
-                        Table)
+                        Table, Text)
 from sqlalchemy.orm import registry
 
 from .domain import Client
@@ -27,11 +27,43 @@ clients = Table(
     Column("registry_fetched_at", DateTime(timezone=True)),
     Column("registry_status", String(20)),
     Column("registry_checked_at", DateTime(timezone=True)),
+    Column("website", String(500)),
+    Column("description", Text),
+    Column("industry", String(120)),
+    Column("relationship", String(20)),
+    Column("category", String(1)),
+    Column("tags", JSON, nullable=False),
+    Column("owner_id", String(64)),
+    Column("emails", JSON, nullable=False),
+    Column("phones", JSON, nullable=False),
+    Column("contact_address", JSON),
+    Column("delivery_addresses", JSON, nullable=False),
+    Column("bank_accounts", JSON, nullable=False),
+    Column("billing", JSON),
+    Column("contact_preferences", JSON),
+    Column("created_by", String(200)),
+    Column("updated_by", String(200)),
+    Column("archived_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
 )
 Index("ix_clients_created", clients.c.created_at, clients.c.id)
+
+# the change log of every client: one row per write, whoever made it
+client_history = Table(
+    "client_history", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("client_id", String(36), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200)),
+    # created, updated, registry, archived, restored (erased with the erasure)
+    Column("action", String(20), nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("version", Integer),  # the client's version after the change
+)
+Index("ix_client_history", client_history.c.client_id, client_history.c.at,
+      client_history.c.id)
 
 mapper_registry = registry(metadata=metadata)
 mapper_registry.map_imperatively(Client, clients, version_id_col=clients.c.version,

@@ -1,10 +1,15 @@
 """marshmallow at the edge: what callers may send, and the resource they get back."""
-from marshmallow import (RAISE, Schema, ValidationError, fields, validate, validates,
-                         validates_schema)
+from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, validate,
+                         validates, validates_schema)
 
 from crm_common.fields import UtcDateTime
 
-from .domain import KINDS, InvalidValue, normalize_dic, normalize_ico
+from .contact_data import normalize_bank_account, normalize_phone
+from .domain import (CATEGORIES, CHANNELS, KINDS, RELATIONSHIPS, InvalidValue, normalize_dic,
+                     normalize_ico)
+
+MAX_LIST = 50  # e-mails, phones, addresses, accounts, tags of one client
+LABEL = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=60))
 
 
 class AddressSchema(Schema):
@@ -15,17 +20,117 @@ class AddressSchema(Schema):
     text = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
-class ClientCreateSchema(Schema):
+class EmailSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    value = fields.Email(required=True, validate=validate.Length(max=254))
+    label = LABEL
+
+
+class PhoneSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    value = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    label = LABEL
+
+    @post_load
+    def _e164(self, data, **_):
+        return dict(data, value=_normalized(normalize_phone, data["value"], "value"))
+
+
+class BankAccountSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    currency = fields.String(load_default="CZK", validate=validate.Regexp(
+        r"^[A-Z]{3}$", error="An ISO 4217 code such as CZK or EUR."))
+    primary = fields.Boolean(load_default=False)
+
+    @post_load
+    def _canonical(self, data, **_):
+        return dict(data, number=_normalized(normalize_bank_account, data["number"], "number"))
+
+
+class DecimalString(fields.Decimal):
+    """An exact amount sent as a string ("250000.50"): a JSON number may already have lost
+    digits in the caller's float, so it is refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError('Send the amount as a decimal string, e.g. "250000.50".')
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class BillingSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    currency = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(
+        r"^[A-Z]{3}$", error="An ISO 4217 code such as CZK or EUR."))
+    payment_terms_days = fields.Integer(allow_none=True, load_default=None,
+                                        strict=True, validate=validate.Range(0, 365))
+    # exact decimal strings ("250000.50"), never floats
+    credit_limit = DecimalString(allow_none=True, load_default=None, as_string=True,
+                                  places=2, allow_nan=False,
+                                  validate=validate.Range(0, 10 ** 13))
+    price_group = fields.String(allow_none=True, load_default=None,
+                                validate=validate.Length(max=60))
+
+    @post_load
+    def _exact(self, data, **_):
+        limit = data.get("credit_limit")
+        return dict(data, credit_limit=None if limit is None else str(limit))
+
+
+class ContactPreferencesSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    preferred_channel = fields.String(allow_none=True, load_default=None,
+                                      validate=validate.OneOf(CHANNELS))
+    do_not_contact = fields.Boolean(load_default=False)
+
+
+class Tags(fields.List):
+    """Trimmed, each once, in the order given."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        tags = super()._deserialize(value, attr, data, **kwargs)
+        return list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+
+
+class ClientFieldsSchema(Schema):
+    """Every field a user may set, on create and on PATCH."""
     class Meta:
         unknown = RAISE  # an unknown field is an error, never silently dropped
 
-    kind = fields.String(load_default="company", validate=validate.OneOf(KINDS))
+    kind = fields.String(validate=validate.OneOf(KINDS))
     name = fields.String(validate=validate.Length(min=1, max=255))
     ico = fields.Raw(allow_none=True)
     dic = fields.String(allow_none=True)
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
     registered_address = fields.Nested(AddressSchema, allow_none=True)
+    website = fields.Url(allow_none=True, validate=validate.Length(max=500))
+    description = fields.String(allow_none=True, validate=validate.Length(max=10000))
+    industry = fields.String(allow_none=True, validate=validate.Length(max=120))
+    relationship = fields.String(allow_none=True, validate=validate.OneOf(RELATIONSHIPS))
+    category = fields.String(allow_none=True, validate=validate.OneOf(CATEGORIES))
+    tags = Tags(fields.String(validate=validate.Length(max=60)),
+                validate=validate.Length(max=MAX_LIST))
+    owner_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    emails = fields.List(fields.Nested(EmailSchema), validate=validate.Length(max=MAX_LIST))
+    phones = fields.List(fields.Nested(PhoneSchema), validate=validate.Length(max=MAX_LIST))
+    contact_address = fields.Nested(AddressSchema, allow_none=True)
+    delivery_addresses = fields.List(fields.Nested(AddressSchema),
+                                     validate=validate.Length(max=MAX_LIST))
+    bank_accounts = fields.List(fields.Nested(BankAccountSchema),
+                                validate=validate.Length(max=MAX_LIST))
+    billing = fields.Nested(BillingSchema, allow_none=True)
+    contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
 
     @validates("ico")
     def _ico(self, value, **_):
@@ -35,17 +140,57 @@ class ClientCreateSchema(Schema):
     def _dic(self, value, **_):
         _check(normalize_dic, value)
 
+    @validates("phone")
+    def _phone(self, value, **_):
+        if value is not None:
+            _check(normalize_phone, value)
+
+    @validates("bank_accounts")
+    def _one_primary(self, value, **_):
+        if sum(1 for account in value if account.get("primary")) > 1:
+            raise ValidationError("At most one account is primary.")
+
+    @validates_schema
+    def _one_form_of_each(self, data, **_):
+        for single, many in (("email", "emails"), ("phone", "phones")):
+            if single in data and many in data:
+                raise ValidationError(f"Send {many} (the whole list) or {single} (its first "
+                                      "entry), not both.", single)
+
+    @post_load
+    def _normalized(self, data, **_):
+        if data.get("name") is not None:
+            data["name"] = data["name"].strip()
+        if data.get("phone") is not None:
+            data["phone"] = normalize_phone(data["phone"])
+        return data
+
+
+class ClientCreateSchema(ClientFieldsSchema):
+    kind = fields.String(load_default="company", validate=validate.OneOf(KINDS))
+
     @validates_schema
     def _name_or_ico(self, data, **_):
         if not (data.get("name") or "").strip() and not data.get("ico"):
             raise ValidationError("Give a name, or an IČO to load the name from ARES.", "name")
 
 
+class ClientPatchSchema(ClientFieldsSchema):
+    @validates("name")
+    def _not_blank(self, value, **_):
+        if not value.strip():
+            raise ValidationError("The name cannot be blank.")
+
+
 def _check(normalizer, value):
+    _normalized(normalizer, value)
+
+
+def _normalized(normalizer, value, field_name: str | None = None):
     try:
-        normalizer(value)
+        return normalizer(value)
     except InvalidValue as exc:
-        raise ValidationError(exc.message) from exc
+        raise ValidationError(exc.message, field_name) from exc
 
 
 class RegistrySchema(Schema):
@@ -70,6 +215,32 @@ class ClientSchema(Schema):
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     registry = fields.Nested(RegistrySchema, allow_none=True)
+    website = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    relationship = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    owner_id = fields.String(allow_none=True)
+    emails = fields.List(fields.Nested(EmailSchema))
+    phones = fields.List(fields.Nested(PhoneSchema))
+    contact_address = fields.Nested(AddressSchema, allow_none=True)
+    delivery_addresses = fields.List(fields.Nested(AddressSchema))
+    bank_accounts = fields.List(fields.Nested(BankAccountSchema))
+    billing = fields.Nested(BillingSchema, allow_none=True)
+    contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
+    created_by = fields.String(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+    archived_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     version = fields.Integer()
+
+
+class HistoryEntrySchema(Schema):
+    id = fields.String()
+    at = UtcDateTime()
+    actor = fields.String(allow_none=True)
+    action = fields.String()
+    changes = fields.Dict()
+    version = fields.Integer(allow_none=True)

@@ -26,9 +26,29 @@ class ClientsService(HealthCheck):
             return handlers.read_client(connection, client_id)
 
     @rpc
-    def list(self, limit=50, cursor=None, ico=None):
+    def list(self, limit=50, cursor=None, ico=None, archived="false"):
         with self.db() as uow:
-            return handlers.list_clients(uow, limit, cursor, ico)
+            return handlers.list_clients(uow, limit, cursor, ico, archived)
+
+    @rpc
+    def update(self, client_id, changes, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return handlers.update_client(uow, client_id, changes, if_match, idempotency_key)
+
+    @rpc
+    def archive(self, client_id, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return handlers.archive_client(uow, client_id, if_match, idempotency_key)
+
+    @rpc
+    def restore(self, client_id, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return handlers.restore_client(uow, client_id, if_match, idempotency_key)
+
+    @rpc
+    def history(self, client_id, limit=50, cursor=None):
+        with self.db() as uow:
+            return handlers.client_history(uow, client_id, limit, cursor)
 
     @reliable_event_handler("ares", "ares.lookup_succeeded")
     def on_lookup_succeeded(self, event):

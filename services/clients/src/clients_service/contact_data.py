@@ -1,0 +1,64 @@
+"""Phones, bank accounts and list-of-values fields of a client: plain Python, no framework.
+
+Every normaliser returns the canonical form or raises `InvalidValue` naming the field.
+"""
+import phonenumbers
+from stdnum import iban
+from stdnum.cz import bankaccount
+from stdnum.exceptions import ValidationError as StdnumError
+
+DEFAULT_REGION = "CZ"  # numbers typed without a country code are Czech
+
+
+class InvalidValue(ValueError):
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+def normalize_phone(value, field_name: str = "phone") -> str:
+    """E.164 (`+420603111222`): `603 111 222`, `+420 603 111 222` and `00420603111222` alike."""
+    text = str(value or "").strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValue(field_name, f"Not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidValue(field_name, f"{value!r} is not a valid phone number "
+                                       "(numbers without +country code are taken as Czech).")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_bank_account(value, field_name: str = "number") -> str:
+    """A Czech account (`19-2000145399/0800`, checked with its bank code) or an IBAN
+    (compact, upper case)."""
+    text = str(value or "").strip()
+    try:
+        if "/" in text:
+            compact = bankaccount.validate(text)
+            prefix_number, bank = compact.split("/")
+            prefix, _, number = prefix_number.rpartition("-")
+            prefix = prefix.lstrip("0")
+            return f"{prefix + '-' if prefix else ''}{number.lstrip('0')}/{bank}"
+        return iban.validate(text)
+    except StdnumError as exc:
+        raise InvalidValue(field_name, "Not a valid Czech account number (prefix-number/bank "
+                                       f"code) or IBAN: {exc.message}") from exc
+
+
+def first_value(entries: list | None) -> str | None:
+    """`email` / `phone` of the resource: the first of its list."""
+    return entries[0]["value"] if entries else None
+
+
+def with_first_value(entries: list | None, value: str | None) -> list:
+    """The list after `email` / `phone` was set on its own: the first entry's value replaced
+    (its label kept), added when the list was empty, removed when set to null."""
+    rest = list(entries or [])
+    head = rest.pop(0) if rest else {"value": None, "label": None}
+    if value is None:
+        return rest
+    return [{"value": value, "label": head.get("label")}, *rest]

@@ -1,0 +1,153 @@
+"""The complete client record through the gateway, every service running: safe edits,
+archive, history, and the timeline and registry reacting to them."""
+import json
+import threading
+from pathlib import Path
+
+import jsonschema
+import requests
+
+from crm_common.testing import wait_until
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
+SAD = "25063677"  # the fake ARES serves it: SAD s.r.o.
+
+RECORD = {
+    "kind": "company", "name": "Dvořák a syn s.r.o.",
+    "emails": [{"value": "obchod@dvorak.cz", "label": "obchod"}],
+    "phones": [{"value": "603 111 222", "label": "mobil"}],
+    "website": "https://dvorak.example", "industry": "stavebnictví",
+    "relationship": "customer", "category": "A", "tags": ["VIP", "Brno"],
+    "owner_id": "user:jana", "contact_address": {"street": "Údolní 5", "city": "Brno"},
+    "delivery_addresses": [{"city": "Zlín"}],
+    "bank_accounts": [{"number": "19-2000145399/0800", "currency": "CZK", "primary": True}],
+    "billing": {"currency": "CZK", "payment_terms_days": 14, "credit_limit": "250000.00",
+                "price_group": "VO"},
+    "contact_preferences": {"preferred_channel": "email", "do_not_contact": False},
+}
+
+
+def _create(system, body=None) -> tuple[dict, str]:
+    response = system.api.post("/api/v1/clients", json=body or RECORD)
+    assert response.status_code == 201, response.text
+    return response.json(), response.headers.get("ETag")
+
+
+def _get(system, client_id) -> requests.Response:
+    response = system.api.get(f"/api/v1/clients/{client_id}")
+    assert response.status_code == 200, response.text
+    return response
+
+
+def _history(system, client_id) -> list[dict]:
+    response = system.api.get(f"/api/v1/clients/{client_id}/history")
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def _timeline_titles_when(system, client_id, predicate, timeout=20):
+    def check():
+        items = system.api.get(f"/api/v1/clients/{client_id}/timeline").json()["items"]
+        titles = [item["title"] for item in items]
+        return titles if predicate(titles) else None
+    return wait_until(check, timeout=timeout, what=f"timeline of {client_id}")
+
+
+def test_the_whole_record_is_kept_as_sent(system):
+    client, _ = _create(system)
+    got = _get(system, client["id"]).json()
+    for name, value in RECORD.items():
+        if name != "phones":
+            assert got[name] == value, name
+    assert got["phones"] == [{"value": "+420603111222", "label": "mobil"}]
+    assert got["email"] == "obchod@dvorak.cz" and got["phone"] == "+420603111222"
+    assert got["created_by"] == "admin:bootstrap" and got["archived_at"] is None
+
+
+def test_a_stale_if_match_is_412_and_changes_nothing(system):
+    client, _ = _create(system)
+    etag = _get(system, client["id"]).headers["ETag"]
+    first = system.api.patch(f"/api/v1/clients/{client['id']}", json={"category": "B"},
+                             headers={"If-Match": etag})
+    assert first.status_code == 200, first.text
+    assert first.headers["ETag"] != etag
+    stale = system.api.patch(f"/api/v1/clients/{client['id']}", json={"category": "C"},
+                             headers={"If-Match": etag})
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["Content-Type"].startswith("application/problem+json")
+    assert _get(system, client["id"]).json()["category"] == "B"
+    assert [h["action"] for h in _history(system, client["id"])] == ["updated", "created"]
+    titles = _timeline_titles_when(system, client["id"], lambda t: "Client updated" in t)
+    assert titles.count("Client updated") == 1
+
+
+def test_two_concurrent_edits_one_wins_the_other_gets_412(system):
+    client, _ = _create(system)
+    etag = _get(system, client["id"]).headers["ETag"]
+    answers, start = [], threading.Barrier(2)
+
+    def edit(industry):
+        http = requests.Session()
+        http.headers.update(system.api.http.headers)
+        start.wait()
+        answers.append(http.patch(f"{system.api.base}/api/v1/clients/{client['id']}",
+                                  json={"industry": industry}, headers={"If-Match": etag},
+                                  timeout=30))
+
+    threads = [threading.Thread(target=edit, args=(name,)) for name in ("IT", "stavby")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200, 412], [a.text for a in answers]
+    winner = next(a for a in answers if a.status_code == 200).json()
+    assert _get(system, client["id"]).json()["industry"] == winner["industry"]
+    updates = [h for h in _history(system, client["id"]) if h["action"] == "updated"]
+    assert len(updates) == 1
+    assert updates[0]["changes"]["industry"]["after"] == winner["industry"]
+
+
+def test_archive_leaves_the_lists_and_restore_brings_it_back(system):
+    client, _ = _create(system, {"name": "Archivní s.r.o."})
+    assert system.api.post(f"/api/v1/clients/{client['id']}/archive").status_code == 200
+
+    def listed(archived=None):
+        params = {"limit": 500, **({"archived": archived} if archived else {})}
+        return {c["id"] for c in system.api.get("/api/v1/clients", params=params).json()[
+            "items"]}
+    assert client["id"] not in listed() and client["id"] in listed("only")
+    assert client["id"] in listed("true")
+    assert _get(system, client["id"]).json()["archived_at"]
+    restored = system.api.post(f"/api/v1/clients/{client['id']}/restore")
+    assert restored.status_code == 200 and restored.json()["archived_at"] is None
+    assert client["id"] in listed()
+    titles = _timeline_titles_when(system, client["id"], lambda t: "Client restored" in t)
+    assert titles[:2] == ["Client restored", "Client archived"]
+    assert [h["action"] for h in _history(system, client["id"])] == \
+        ["restored", "archived", "created"]
+
+
+def test_another_ico_is_looked_up_in_ares(system):
+    client, _ = _create(system, {"name": "Zatím bez IČO"})
+    response = system.api.patch(f"/api/v1/clients/{client['id']}", json={"ico": SAD})
+    assert response.status_code == 200, response.text
+    assert response.json()["registry"]["status"] == "pending"
+
+    def loaded():
+        body = _get(system, client["id"]).json()
+        return body if body["registry"] and body["registry"]["status"] == "ok" else None
+    got = wait_until(loaded, timeout=20, what="registry data after the IČO changed")
+    assert got["name"] == "SAD s.r.o."
+    actions = [h["action"] for h in _history(system, client["id"])]
+    assert actions[:2] == ["registry", "updated"]
+
+
+def test_every_event_of_these_flows_matches_its_schema(system):
+    system.tap.poll()
+    seen = set()
+    for event in system.tap.events:
+        schema = json.loads((SCHEMAS / f"{event['type']}.v1.json").read_text())
+        jsonschema.validate(event, schema, format_checker=jsonschema.FormatChecker())
+        seen.add(event["type"])
+    assert seen >= {"client.created", "client.updated", "client.archived",
+                    "client.restored"}
