@@ -142,6 +142,71 @@ def test_another_ico_is_looked_up_in_ares(system):
     assert actions[:2] == ["registry", "updated"]
 
 
+def test_a_group_of_companies_and_a_cycle_refused(system):
+    group, _ = _create(system, {"name": "Holding a.s."})
+    daughter, _ = _create(system, {"name": "Dcera s.r.o.", "parent_id": group["id"]})
+    granddaughter, _ = _create(system, {"name": "Vnučka s.r.o.",
+                                        "parent_id": daughter["id"]})
+    direct = system.api.get(f"/api/v1/clients/{group['id']}/subsidiaries").json()["items"]
+    assert [c["id"] for c in direct] == [daughter["id"]]
+    subtree = system.api.get(f"/api/v1/clients/{group['id']}/subsidiaries",
+                             params={"depth": "all"}).json()["items"]
+    assert [c["id"] for c in subtree] == [daughter["id"], granddaughter["id"]]
+    cycle = system.api.patch(f"/api/v1/clients/{group['id']}",
+                             json={"parent_id": granddaughter["id"]})
+    assert cycle.status_code == 409 and "parent_id" in cycle.json()["detail"]
+    assert _get(system, group["id"]).json()["parent_id"] is None
+
+
+def test_contact_persons_on_the_card_in_the_timeline_and_as_vcards(system):
+    import vobject
+    client, _ = _create(system, {"name": "Žluťoučký kůň, s.r.o."})
+    other, _ = _create(system, {"name": "Sesterská s.r.o."})
+    base = f"/api/v1/clients/{client['id']}/contacts"
+    added = system.api.post(base, json={
+        "first_name": "Jiří", "last_name": "Dvořák", "degree": "Ing.", "position": "jednatel",
+        "phones": [{"value": "603 111 222"}], "emails": [{"value": "jiri@kun.example"}]})
+    assert added.status_code == 201, added.text
+    jiri = added.json()
+    assert added.headers["Location"].endswith(f"/api/v1/contacts/{jiri['id']}")
+    sarka = system.api.post(base, json={"first_name": "Šárka", "last_name": "Říhová",
+                                        "primary": True}).json()
+    listed = system.api.get(base).json()["items"]
+    assert [(c["id"], c["link"]["primary"]) for c in listed] == [(sarka["id"], True),
+                                                                 (jiri["id"], False)]
+    linked = system.api.post(f"/api/v1/clients/{other['id']}/contacts",
+                             json={"contact_id": jiri["id"], "position": "poradce"})
+    assert linked.status_code == 201, linked.text
+    assert {c["client_id"] for c in linked.json()["clients"]} == {client["id"], other["id"]}
+
+    got = system.api.get(f"/api/v1/contacts/{jiri['id']}")
+    stale = system.api.patch(f"/api/v1/contacts/{jiri['id']}", json={"degree": "Mgr."},
+                             headers={"If-Match": 'W/"99"'})
+    assert stale.status_code == 412
+    edited = system.api.patch(f"/api/v1/contacts/{jiri['id']}", json={"degree": "Mgr."},
+                              headers={"If-Match": got.headers["ETag"]})
+    assert edited.status_code == 200 and edited.json()["name"] == "Mgr. Jiří Dvořák"
+
+    vcf = system.api.get(f"{base}/vcard")
+    assert vcf.status_code == 200 and vcf.headers["Content-Type"].startswith("text/vcard")
+    cards = list(vobject.readComponents(vcf.content.decode("utf-8")))
+    assert [card.fn.value for card in cards] == ["Šárka Říhová", "Mgr. Jiří Dvořák"]
+    assert cards[1].org.value == ["Žluťoučký kůň, s.r.o."]
+    assert cards[1].tel.value == "tel:+420603111222"
+    single = system.api.get(f"/api/v1/contacts/{jiri['id']}/vcard")
+    assert next(vobject.readComponents(single.text)).fn.value == "Mgr. Jiří Dvořák"
+
+    titles = _timeline_titles_when(system, client["id"],
+                                   lambda t: t.count("Contact person added") == 2)
+    assert titles.count("Contact person added") == 2
+    actions = [h["action"] for h in _history(system, client["id"])]
+    assert actions.count("contact_added") == 2
+
+    assert system.api.delete(f"/api/v1/contacts/{sarka['id']}").status_code == 204
+    assert [c["id"] for c in system.api.get(base).json()["items"]] == [jiri["id"]]
+    assert system.api.get(f"/api/v1/contacts/{sarka['id']}").status_code == 404
+
+
 def test_every_event_of_these_flows_matches_its_schema(system):
     system.tap.poll()
     seen = set()
@@ -150,4 +215,5 @@ def test_every_event_of_these_flows_matches_its_schema(system):
         jsonschema.validate(event, schema, format_checker=jsonschema.FormatChecker())
         seen.add(event["type"])
     assert seen >= {"client.created", "client.updated", "client.archived",
-                    "client.restored"}
+                    "client.restored", "contact.created", "contact.updated",
+                    "contact.deleted"}

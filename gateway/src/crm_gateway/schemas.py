@@ -106,6 +106,8 @@ class ClientFieldsSchema(StrictSchema):
     tags = fields.List(fields.String(validate=validate.Length(max=60)),
                        validate=validate.Length(max=MAX_LIST))
     owner_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    parent_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=36), metadata={
+        "description": "The parent company (groups of any depth); a cycle is a 409"})
     emails = fields.List(fields.Nested(EmailEntrySchema), validate=validate.Length(max=MAX_LIST))
     phones = fields.List(fields.Nested(PhoneEntrySchema), validate=validate.Length(max=MAX_LIST))
     contact_address = fields.Nested(AddressSchema, allow_none=True)
@@ -141,6 +143,16 @@ class ClientListQuerySchema(Schema):
     ico = fields.String()
     archived = fields.String(load_default="false", validate=validate.OneOf(ARCHIVED), metadata={
         "description": "false: active clients only; true: archived ones too; only: archived"})
+
+
+class SubsidiariesQuerySchema(Schema):
+    depth = fields.String(load_default="1", validate=validate.OneOf(("1", "all")), metadata={
+        "description": "1: direct subsidiaries; all: the whole group below the client"})
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
+
+
+class ClientListSchema(Schema):
+    items = fields.List(fields.Nested(lambda: ClientSchema()))
 
 
 class HistoryQuerySchema(Schema):
@@ -197,6 +209,7 @@ class ClientSchema(Schema):
     category = fields.String(allow_none=True, metadata={"enum": [*CATEGORIES, None]})
     tags = fields.List(fields.String())
     owner_id = fields.String(allow_none=True)
+    parent_id = fields.String(allow_none=True)
     emails = fields.List(fields.Nested(EmailEntrySchema))
     phones = fields.List(fields.Nested(PhoneEntrySchema))
     contact_address = fields.Nested(AddressSchema, allow_none=True)
@@ -268,6 +281,72 @@ class NoteCreateSchema(StrictSchema):
     def _something_written(self, data, **_):
         if not (data.get("title") or "").strip() and not (data.get("body") or "").strip():
             raise ValidationError("Give a title or a body.", "body")
+
+
+class ContactFieldsSchema(StrictSchema):
+    first_name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    last_name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    degree = fields.String(allow_none=True, validate=validate.Length(max=60),
+                           metadata={"example": "Ing."})
+    position = fields.String(allow_none=True, validate=validate.Length(max=120), metadata={
+        "description": "The person's job title; when added to a client, also their position "
+                       "there unless the link says otherwise"})
+    emails = fields.List(fields.Nested(EmailEntrySchema), validate=validate.Length(max=MAX_LIST))
+    phones = fields.List(fields.Nested(PhoneEntrySchema), validate=validate.Length(max=MAX_LIST))
+    note = fields.String(allow_none=True, validate=validate.Length(max=10000))
+    custom_fields = fields.Dict(metadata={"description": "no definitions exist yet: {} only"})
+
+
+class ContactAddSchema(ContactFieldsSchema):
+    """A new contact person (a first or last name at least), or with `contact_id` an
+    existing one linked to this client too."""
+    contact_id = fields.String(validate=validate.Length(min=1, max=36))
+    primary = fields.Boolean(allow_none=True, metadata={
+        "description": "the client's primary contact (the first one is unless false); "
+                       "making one primary unsets the other"})
+
+
+class ContactPatchSchema(ContactFieldsSchema):
+    """The fields to change; each one sent replaces that field."""
+
+
+class ContactLinkPatchSchema(StrictSchema):
+    position = fields.String(allow_none=True, validate=validate.Length(max=120))
+    primary = fields.Boolean(allow_none=True)
+
+
+class ContactLinkSchema(Schema):
+    client_id = fields.String()
+    position = fields.String(allow_none=True)
+    primary = fields.Boolean()
+
+
+class ContactSchema(Schema):
+    id = fields.String(metadata={"format": "uuid"})
+    name = fields.String(metadata={"description": "degree, first and last name"})
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    degree = fields.String(allow_none=True)
+    position = fields.String(allow_none=True)
+    email = fields.String(allow_none=True, metadata={"description": "the first of emails"})
+    phone = fields.String(allow_none=True, metadata={"description": "the first of phones"})
+    emails = fields.List(fields.Nested(EmailEntrySchema))
+    phones = fields.List(fields.Nested(PhoneEntrySchema))
+    note = fields.String(allow_none=True)
+    custom_fields = fields.Dict()
+    clients = fields.List(fields.Nested(ContactLinkSchema), metadata={
+        "description": "the clients the person works with"})
+    link = fields.Nested(ContactLinkSchema, metadata={
+        "description": "in a client's list: the link to that client"})
+    created_by = fields.String(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+    created_at = fields.String(metadata={"format": "date-time"})
+    updated_at = fields.String(metadata={"format": "date-time"})
+    version = fields.Integer(metadata={"description": "Also the weak ETag W/\"<version>\""})
+
+
+class ContactListSchema(Schema):
+    items = fields.List(fields.Nested(ContactSchema))
 
 
 class FieldErrorSchema(Schema):

@@ -7,9 +7,13 @@ from .. import rpc
 from ..auth import current_principal
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
-                       ClientListQuerySchema, ClientPageSchema, ClientPatchSchema, ClientSchema,
-                       HistoryPageSchema, HistoryQuerySchema, NoteCreateSchema,
+                       ClientListQuerySchema, ClientListSchema, ClientPageSchema,
+                       ContactAddSchema, ContactLinkPatchSchema, ContactListSchema,
+                       ContactSchema,
+                       ClientPatchSchema, ClientSchema, HistoryPageSchema, HistoryQuerySchema,
+                       NoteCreateSchema, SubsidiariesQuerySchema,
                        TimelineEntrySchema, TimelinePageSchema, TimelineQuerySchema)
+from .contacts import VCARD_DOC, vcard_response
 from . import (IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match, next_link,
                problem_responses, require_json, takes_no_body)
 
@@ -151,6 +155,70 @@ def restore_client(client_id):
     key = idempotency_key()
     return with_etag(rpc.call("clients", "restore", client_id=client_id,
                               if_match=if_match(), **key))
+
+
+@blp.route("/<client_id>/subsidiaries")
+@blp.arguments(SubsidiariesQuerySchema, location="query")
+@blp.response(200, ClientListSchema)
+@errors(404, 422)
+def client_subsidiaries(query, client_id):
+    """The client's subsidiaries: direct ones, or with `depth=all` the whole group below it
+    (level by level, parents before their children)"""
+    return rpc.call("clients", "subsidiaries", client_id=client_id, depth=query["depth"],
+                    limit=query["limit"])
+
+
+@blp.route("/<client_id>/contacts")
+@blp.response(200, ContactListSchema)
+@errors(404)
+def client_contacts(client_id):
+    """The client's contact persons, the primary one first"""
+    return rpc.call("clients", "list_contacts", client_id=client_id)
+
+
+@blp.route("/<client_id>/contacts", methods=["POST"])
+@blp.arguments(ContactAddSchema)
+@blp.response(201, ContactSchema, headers={"Location": {"schema": {"type": "string"}}})
+@errors(400, 404, 409, 415, 422)
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
+def add_contact(contact, client_id):
+    """Add a contact person to the client: a new one, or with `contact_id` a person who
+    already works with another client"""
+    key = idempotency_key()
+    added = rpc.call("clients", "add_contact", client_id=client_id, contact=contact, **key)
+    return added, 201, {"Location": url_for("contacts.get_contact", contact_id=added["id"])}
+
+
+@blp.route("/<client_id>/contacts/vcard")
+@blp.doc(**VCARD_DOC)
+@errors(404)
+def client_contacts_vcard(client_id):
+    """All the client's contact persons as vCards, in one .vcf"""
+    return vcard_response(rpc.call("clients", "client_vcards", client_id=client_id),
+                          f"client-{client_id}-contacts")
+
+
+@blp.route("/<client_id>/contacts/<contact_id>", methods=["PATCH"])
+@blp.arguments(ContactLinkPatchSchema)
+@blp.response(200, ContactSchema)
+@errors(400, 404, 409, 415, 422)
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
+def update_contact_link(changes, client_id, contact_id):
+    """The person's position at this client, or whether they are its primary contact"""
+    key = idempotency_key()
+    return rpc.call("clients", "update_contact_link", client_id=client_id,
+                    contact_id=contact_id, changes=changes, **key)
+
+
+@blp.route("/<client_id>/contacts/<contact_id>", methods=["DELETE"])
+@blp.response(200, ContactSchema)
+@errors(400, 404)
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
+def remove_contact_link(client_id, contact_id):
+    """The person no longer works with this client (they stay a contact of the others)"""
+    key = idempotency_key()
+    return rpc.call("clients", "remove_contact_link", client_id=client_id,
+                    contact_id=contact_id, **key)
 
 
 @blp.route("/<client_id>/history")

@@ -203,11 +203,29 @@ def client_archived_or_restored(event: dict, now: datetime) -> TimelineEntry | N
                          client_id=client_id, data={"version": data.get("version")})
 
 
+def contact_added(event: dict, now: datetime) -> TimelineEntry | None:
+    data = event.get("data") or {}
+    contact = data.get("contact") or {}
+    client_id = data.get("client_id")
+    if not client_id or not contact.get("id"):
+        return None
+    link = next((link for link in contact.get("clients") or []
+                 if link.get("client_id") == client_id), {})
+    name = contact.get("name") or EMPTY
+    position = link.get("position") or contact.get("position")
+    body = f"{name}" + (f", {position}" if position else "") + " became a contact person" + \
+        (" (primary)." if link.get("primary") else ".")
+    return _system_entry(event, now, source="clients", title="Contact person added",
+                         body=body, client_id=client_id,
+                         data={"contact": {"id": contact["id"], "name": contact.get("name")}})
+
+
 RULES = {
     "client.created": client_created,
     "client.updated": client_updated,
     "client.archived": client_archived_or_restored,
     "client.restored": client_archived_or_restored,
+    "contact.created": contact_added,
     "ares.lookup_failed": lookup_failed,
 }
 

@@ -41,6 +41,10 @@ class ActivitiesService(HealthCheck):
     def on_client_restored(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)
 
+    @reliable_batch_handler("clients", "contact.created")
+    def on_contact_created(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
+
     @reliable_batch_handler("ares", "ares.lookup_failed")
     def on_lookup_failed(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)

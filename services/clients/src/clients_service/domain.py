@@ -73,6 +73,7 @@ class Client:
     category: str | None = None
     tags: list = field(default_factory=list)
     owner_id: str | None = None
+    parent_id: str | None = None  # the parent company (a group of any depth)
     emails: list = field(default_factory=list)  # [{value, label}]; `email` is the first
     phones: list = field(default_factory=list)  # E.164; `phone` is the first
     contact_address: dict | None = None
@@ -202,7 +203,7 @@ def registry_view(source, status, fetched_at) -> dict | None:
 # first of `emails` / `phones`); the rest is the register's or the system's
 EDITABLE = ("kind", "name", "ico", "dic", "email", "phone", "registered_address", "website",
             "description", "industry", "relationship", "category", "tags", "owner_id",
-            "emails", "phones", "contact_address", "delivery_addresses", "bank_accounts",
+            "parent_id", "emails", "phones", "contact_address", "delivery_addresses", "bank_accounts",
             "billing", "contact_preferences")
 
 

@@ -20,6 +20,7 @@ UPDATE = "clients.update"
 ARCHIVE = "clients.archive"
 RESTORE = "clients.restore"
 MAX_BATCH = 1000
+MAX_SUBSIDIARIES = 5000
 REGISTRY_ACTOR = "system:ares"  # who the history names for what the register changed
 _create_schema = ClientCreateSchema()
 _patch_schema = ClientPatchSchema()
@@ -35,9 +36,9 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
     replayed = uow.replay(CREATE, idempotency_key, payload)
     if replayed is not None:
         return replayed
-    actor = uow.context.actor
-    client = Client(**new_client_fields(str(uuid.uuid4()), load(_create_schema, payload),
-                                        utcnow(), actor))
+    actor, data = uow.context.actor, load(_create_schema, payload)
+    Clients(uow.session).check_parent(None, data.get("parent_id"))
+    client = Client(**new_client_fields(str(uuid.uuid4()), data, utcnow(), actor))
     uow.session.add(client)
     uow.session.flush()
     Clients(uow.session).record(client, "created", created_changes(vars_of(client)), actor,
@@ -101,8 +102,10 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
         try:
             if isinstance(earlier, ValidationFailed):
                 raise earlier
-            row = new_client_fields(str(uuid.uuid4()), load(_create_schema, payload), moment,
-                                    actor)
+            data = load(_create_schema, payload)
+            if data.get("parent_id"):
+                Clients(uow.session).check_parent(None, data["parent_id"])
+            row = new_client_fields(str(uuid.uuid4()), data, moment, actor)
         except ValidationFailed as exc:
             results.append({"status": 422, "errors": exc.errors})
             continue
@@ -162,6 +165,8 @@ def update_client(uow, client_id: str, payload: dict, if_match: int | None = Non
         return replayed
     data = load(_patch_schema, payload)
     client = _current(uow, client_id, if_match)
+    if "parent_id" in data and data["parent_id"] != client.parent_id:
+        Clients(uow.session).check_parent(client.id, data["parent_id"])
     actor, now = uow.context.actor, utcnow()
     changes = client.edit(data, actor, now)
     if changes:
@@ -199,6 +204,15 @@ def _archive_or_restore(uow, operation: str, client_id: str, if_match, idempoten
             "client_id": client.id, "name": client.name, "version": client.version,
             "archived_at": rfc3339(client.archived_at) if client.archived_at else None})
     return uow.commit_once(operation, idempotency_key, request, to_resource(client))
+
+
+def subsidiaries(uow, client_id: str, depth: str = "1", limit: int = 1000) -> dict:
+    """The client's subsidiaries: direct ones (`depth=1`) or the whole group (`all`)."""
+    if depth not in ("1", "all"):
+        raise ValidationFailed({"depth": ["1 (direct subsidiaries) or all (the subtree)."]})
+    limit = max(1, min(int(limit), MAX_SUBSIDIARIES))
+    found = Clients(uow.session).subsidiaries(client_id, depth == "all", limit)
+    return {"items": [to_resource(client) for client in found]}
 
 
 def client_history(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:

@@ -3,6 +3,7 @@ from sqlalchemy import (JSON, Boolean, Column, DateTime, Index, Integer, MetaDat
                         Table, Text)
 from sqlalchemy.orm import registry
 
+from .contacts import Contact
 from .domain import Client
 
 metadata = MetaData()
@@ -34,6 +35,7 @@ clients = Table(
     Column("category", String(1)),
     Column("tags", JSON, nullable=False),
     Column("owner_id", String(64)),
+    Column("parent_id", String(36), index=True),
     Column("emails", JSON, nullable=False),
     Column("phones", JSON, nullable=False),
     Column("contact_address", JSON),
@@ -65,6 +67,39 @@ client_history = Table(
 Index("ix_client_history", client_history.c.client_id, client_history.c.at,
       client_history.c.id)
 
+contacts = Table(
+    "contacts", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("first_name", String(100)),
+    Column("last_name", String(100)),
+    Column("degree", String(60)),
+    Column("position", String(120)),
+    Column("emails", JSON, nullable=False),
+    Column("phones", JSON, nullable=False),
+    Column("note", Text),
+    Column("custom_fields", JSON, nullable=False),
+    Column("created_by", String(200)),
+    Column("updated_by", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+# who works with which client: the position there, and the client's primary contact
+client_contacts = Table(
+    "client_contacts", metadata,
+    Column("client_id", String(36), primary_key=True),
+    Column("contact_id", String(36), primary_key=True, index=True),
+    Column("position", String(120)),
+    Column("is_primary", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+# at most one primary contact per client, whatever writes the table
+Index("ux_client_contacts_primary", client_contacts.c.client_id, unique=True,
+      sqlite_where=client_contacts.c.is_primary, postgresql_where=client_contacts.c.is_primary)
+
 mapper_registry = registry(metadata=metadata)
+mapper_registry.map_imperatively(Contact, contacts, version_id_col=contacts.c.version,
+                                 version_id_generator=False)
 mapper_registry.map_imperatively(Client, clients, version_id_col=clients.c.version,
                                  version_id_generator=False)

@@ -2,13 +2,14 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, update
 
-from crm_common.errors import NotFound
+from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.pagination import newest_first
 
+from .contacts import Contact, ContactLink
 from .domain import Client
-from .orm import client_history, clients
+from .orm import client_contacts, client_history, clients, contacts
 
 ARCHIVED_FILTERS = ("false", "true", "only")  # ?archived=: leave out, include, only
 
@@ -43,6 +44,37 @@ class Clients:
         return newest_first(self.session, query, clients.c.created_at, clients.c.id, limit,
                             cursor, dump, key=lambda client: (client.created_at, client.id))
 
+    # -- hierarchy --------------------------------------------------------------------
+
+    def check_parent(self, client_id: str | None, parent_id: str | None) -> None:
+        """A parent must exist and must not be the client or one of its subsidiaries."""
+        if parent_id is None:
+            return
+        if self.session.get(Client, parent_id) is None:
+            raise ValidationFailed({"parent_id": [f"Client {parent_id} does not exist."]})
+        ancestor, seen = parent_id, set()
+        while ancestor is not None and ancestor not in seen:
+            if ancestor == client_id:
+                raise Conflict("parent_id: the client would become its own parent company "
+                               f"(through {parent_id})")
+            seen.add(ancestor)
+            ancestor = self.session.scalar(select(clients.c.parent_id).where(
+                clients.c.id == ancestor))
+
+    def subsidiaries(self, client_id: str, whole_subtree: bool, limit: int) -> list[Client]:
+        """Direct subsidiaries, or the whole subtree level by level (parents before their
+        children), at most `limit`."""
+        self.get(client_id)
+        found, level, seen = [], [client_id], {client_id}
+        while level and len(found) < limit:
+            children = [c for c in self.session.scalars(
+                select(Client).where(clients.c.parent_id.in_(level))
+                .order_by(clients.c.name, clients.c.id)) if c.id not in seen]
+            found += children[:limit - len(found)]
+            seen.update(c.id for c in children)
+            level = [c.id for c in children] if whole_subtree else []
+        return found
+
     # -- history --------------------------------------------------------------------
 
     def record(self, client: Client, action: str, changes: dict, actor: str | None,
@@ -67,3 +99,82 @@ def history_row(client_id: str, action: str, changes: dict, actor: str | None,
                 at: datetime, version: int | None) -> dict:
     return {"id": str(uuid.uuid4()), "client_id": client_id, "at": at, "actor": actor,
             "action": action, "changes": changes, "version": version}
+
+
+class Contacts:
+    """Contact persons and their links to clients."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def get(self, contact_id: str) -> Contact:
+        contact = self.session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id} does not exist")
+        return contact
+
+    def links_of(self, contact_id: str) -> list[ContactLink]:
+        columns = client_contacts.c
+        rows = self.session.execute(select(client_contacts).where(
+            columns.contact_id == contact_id).order_by(columns.created_at, columns.client_id))
+        return [_link(row) for row in rows]
+
+    def of_client(self, client_id: str) -> list[tuple[Contact, ContactLink]]:
+        """The client's contact persons, the primary one first, then by name."""
+        columns = client_contacts.c
+        rows = self.session.execute(
+            select(Contact, client_contacts).join(
+                client_contacts, columns.contact_id == contacts.c.id)
+            .where(columns.client_id == client_id)
+            .order_by(columns.is_primary.desc(), contacts.c.last_name, contacts.c.first_name,
+                      contacts.c.id))
+        return [(row[0], _link(row)) for row in rows]
+
+    def link_of(self, client_id: str, contact_id: str) -> ContactLink | None:
+        columns = client_contacts.c
+        row = self.session.execute(select(client_contacts).where(
+            columns.client_id == client_id, columns.contact_id == contact_id)).first()
+        return _link(row) if row else None
+
+    def link(self, link: ContactLink, now: datetime) -> None:
+        if link.primary:
+            self._unset_primary(link.client_id)
+        self.session.execute(insert(client_contacts).values(
+            client_id=link.client_id, contact_id=link.contact_id, position=link.position,
+            is_primary=link.primary, created_at=now))
+
+    def change_link(self, link: ContactLink) -> None:
+        if link.primary:
+            self._unset_primary(link.client_id, but=link.contact_id)
+        columns = client_contacts.c
+        self.session.execute(update(client_contacts).where(
+            columns.client_id == link.client_id, columns.contact_id == link.contact_id)
+            .values(position=link.position, is_primary=link.primary))
+
+    def unlink(self, client_id: str, contact_id: str) -> None:
+        columns = client_contacts.c
+        self.session.execute(delete(client_contacts).where(
+            columns.client_id == client_id, columns.contact_id == contact_id))
+
+    def has_contacts(self, client_id: str) -> bool:
+        return self.session.scalar(select(client_contacts.c.contact_id).where(
+            client_contacts.c.client_id == client_id).limit(1)) is not None
+
+    def delete(self, contact: Contact) -> None:
+        self.session.execute(delete(client_contacts).where(
+            client_contacts.c.contact_id == contact.id))
+        self.session.delete(contact)
+
+    def _unset_primary(self, client_id: str, but: str | None = None) -> None:
+        columns = client_contacts.c
+        query = update(client_contacts).where(columns.client_id == client_id,
+                                              columns.is_primary.is_(True))
+        if but:
+            query = query.where(columns.contact_id != but)
+        self.session.execute(query.values(is_primary=False))
+        self.session.flush()
+
+
+def _link(row) -> ContactLink:
+    return ContactLink(client_id=row.client_id, contact_id=row.contact_id,
+                       position=row.position, primary=bool(row.is_primary))

@@ -122,6 +122,7 @@ class ClientFieldsSchema(Schema):
     tags = Tags(fields.String(validate=validate.Length(max=60)),
                 validate=validate.Length(max=MAX_LIST))
     owner_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    parent_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=36))
     emails = fields.List(fields.Nested(EmailSchema), validate=validate.Length(max=MAX_LIST))
     phones = fields.List(fields.Nested(PhoneSchema), validate=validate.Length(max=MAX_LIST))
     contact_address = fields.Nested(AddressSchema, allow_none=True)
@@ -222,6 +223,7 @@ class ClientSchema(Schema):
     category = fields.String(allow_none=True)
     tags = fields.List(fields.String())
     owner_id = fields.String(allow_none=True)
+    parent_id = fields.String(allow_none=True)
     emails = fields.List(fields.Nested(EmailSchema))
     phones = fields.List(fields.Nested(PhoneSchema))
     contact_address = fields.Nested(AddressSchema, allow_none=True)
@@ -244,3 +246,89 @@ class HistoryEntrySchema(Schema):
     action = fields.String()
     changes = fields.Dict()
     version = fields.Integer(allow_none=True)
+
+
+# -- contact persons -------------------------------------------------------------------
+
+class NoCustomFields(fields.Dict):
+    """Custom fields come with their definitions (/api/v1/custom-fields, not built yet):
+    until then every key is unknown."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if value:
+            raise ValidationError({key: ["Unknown custom field."] for key in value})
+        return value
+
+
+class ContactFieldsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    first_name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    last_name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    degree = fields.String(allow_none=True, validate=validate.Length(max=60),
+                           metadata={"example": "Ing."})
+    position = fields.String(allow_none=True, validate=validate.Length(max=120))
+    emails = fields.List(fields.Nested(EmailSchema), validate=validate.Length(max=MAX_LIST))
+    phones = fields.List(fields.Nested(PhoneSchema), validate=validate.Length(max=MAX_LIST))
+    note = fields.String(allow_none=True, validate=validate.Length(max=10000))
+    custom_fields = NoCustomFields()
+
+    @post_load
+    def _trimmed(self, data, **_):
+        for name in ("first_name", "last_name", "degree", "position"):
+            if isinstance(data.get(name), str):
+                data[name] = data[name].strip() or None
+        return data
+
+
+class ContactCreateSchema(ContactFieldsSchema):
+    """A new contact person of a client; `primary` makes them the client's primary one."""
+    primary = fields.Boolean(allow_none=True)
+
+    @validates_schema
+    def _named(self, data, **_):
+        if not (data.get("first_name") or "").strip() and \
+                not (data.get("last_name") or "").strip():
+            raise ValidationError("Give a first or a last name.", "last_name")
+
+
+class ContactPatchSchema(ContactFieldsSchema):
+    pass
+
+
+class ContactLinkSchema(Schema):
+    """An existing contact person linked to (another) client, or a link changed."""
+    class Meta:
+        unknown = RAISE
+
+    contact_id = fields.String(validate=validate.Length(min=1, max=36))
+    position = fields.String(allow_none=True, validate=validate.Length(max=120))
+    primary = fields.Boolean(allow_none=True)
+
+
+class LinkSchema(Schema):
+    client_id = fields.String()
+    position = fields.String(allow_none=True)
+    primary = fields.Boolean()
+
+
+class ContactSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    degree = fields.String(allow_none=True)
+    position = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    emails = fields.List(fields.Nested(EmailSchema))
+    phones = fields.List(fields.Nested(PhoneSchema))
+    note = fields.String(allow_none=True)
+    custom_fields = fields.Dict()
+    created_by = fields.String(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    version = fields.Integer()

@@ -3,7 +3,7 @@
 from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
                                     reliable_event_handler, rpc)
 
-from . import SERVICE, handlers
+from . import SERVICE, contact_handlers as contacts, handlers
 
 
 class ClientsService(HealthCheck):
@@ -46,6 +46,11 @@ class ClientsService(HealthCheck):
             return handlers.restore_client(uow, client_id, if_match, idempotency_key)
 
     @rpc
+    def subsidiaries(self, client_id, depth="1", limit=1000):
+        with self.db() as uow:
+            return handlers.subsidiaries(uow, client_id, depth, limit)
+
+    @rpc
     def history(self, client_id, limit=50, cursor=None):
         with self.db() as uow:
             return handlers.client_history(uow, client_id, limit, cursor)
@@ -57,3 +62,51 @@ class ClientsService(HealthCheck):
     @reliable_event_handler("ares", "ares.lookup_failed")
     def on_lookup_failed(self, event):
         handle_event(handlers.registry_lookup_failed, self.db, "clients.registry", event)
+
+    # -- contact persons ---------------------------------------------------------------
+
+    @rpc
+    def add_contact(self, client_id, contact, idempotency_key=None):
+        with self.db() as uow:
+            return contacts.add_contact(uow, client_id, contact, idempotency_key)
+
+    @rpc
+    def list_contacts(self, client_id):
+        with self.db() as uow:
+            return contacts.list_contacts(uow, client_id)
+
+    @rpc
+    def get_contact(self, contact_id):
+        with self.db() as uow:
+            return contacts.get_contact(uow, contact_id)
+
+    @rpc
+    def contact_vcard(self, contact_id):
+        with self.db() as uow:
+            return contacts.contact_vcard(uow, contact_id)
+
+    @rpc
+    def client_vcards(self, client_id):
+        with self.db() as uow:
+            return contacts.client_vcards(uow, client_id)
+
+    @rpc
+    def update_contact(self, contact_id, changes, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return contacts.update_contact(uow, contact_id, changes, if_match,
+                                           idempotency_key)
+
+    @rpc
+    def update_contact_link(self, client_id, contact_id, changes, idempotency_key=None):
+        with self.db() as uow:
+            return contacts.update_link(uow, client_id, contact_id, changes, idempotency_key)
+
+    @rpc
+    def remove_contact_link(self, client_id, contact_id, idempotency_key=None):
+        with self.db() as uow:
+            return contacts.remove_link(uow, client_id, contact_id, idempotency_key)
+
+    @rpc
+    def delete_contact(self, contact_id, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return contacts.delete_contact(uow, contact_id, if_match, idempotency_key)

@@ -8,7 +8,7 @@ from clients_service import handlers
 from clients_service.contact_data import InvalidValue, normalize_bank_account, normalize_phone
 from clients_service.orm import metadata
 from crm_common.db import make_engine, make_session_factory
-from crm_common.errors import NotFound, PreconditionFailed, ValidationFailed
+from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import EventContext
 from crm_common.messaging import metadata as messaging_metadata, outbox
 from crm_common.uow import UnitOfWork
@@ -265,3 +265,50 @@ def test_a_batch_writes_each_clients_creation_into_its_history(uow):
     with uow() as u:
         [entry] = handlers.client_history(u, results[0]["client"]["id"])["items"]
     assert entry["action"] == "created" and entry["actor"] == "user:alice"
+
+
+# -- hierarchy ------------------------------------------------------------------------
+
+def test_a_group_of_any_depth_and_its_subsidiaries(uow):
+    group = _create(uow, name="Skupina")
+    a = _create(uow, name="A", parent_id=group["id"])
+    b = _create(uow, name="B", parent_id=group["id"])
+    a1 = _create(uow, name="A1", parent_id=a["id"])
+    a11 = _create(uow, name="A11", parent_id=a1["id"])
+    with uow() as u:
+        direct = handlers.subsidiaries(u, group["id"])["items"]
+        subtree = handlers.subsidiaries(u, group["id"], depth="all")["items"]
+    assert [c["name"] for c in direct] == ["A", "B"]
+    assert [c["name"] for c in subtree] == ["A", "B", "A1", "A11"]
+    assert {c["id"] for c in subtree} == {a["id"], b["id"], a1["id"], a11["id"]}
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_a_cycle_is_refused_naming_parent_id(uow, depth):
+    chain = [_create(uow, name="0")]
+    for level in range(1, depth + 1):
+        chain.append(_create(uow, name=str(level), parent_id=chain[-1]["id"]))
+    with uow() as u, pytest.raises(Conflict) as exc:
+        handlers.update_client(u, chain[0]["id"], {"parent_id": chain[-1]["id"]})
+    assert "parent_id" in str(exc.value)
+    with uow() as u, pytest.raises(Conflict):
+        handlers.update_client(u, chain[0]["id"], {"parent_id": chain[0]["id"]})
+    with uow() as u:
+        assert handlers.get_client(u, chain[0]["id"])["parent_id"] is None
+
+
+def test_a_parent_that_does_not_exist_is_422(uow):
+    with uow() as u, pytest.raises(ValidationFailed) as exc:
+        handlers.create_client(u, {"name": "X", "parent_id": "nope"})
+    assert "parent_id" in exc.value.errors
+    with uow() as u:
+        [result] = handlers.create_clients(u, [{"name": "Y", "parent_id": "nope"}])
+    assert result["status"] == 422 and "parent_id" in result["errors"]
+
+
+def test_subsidiaries_depth_is_checked(uow):
+    client = _create(uow)
+    with uow() as u, pytest.raises(ValidationFailed):
+        handlers.subsidiaries(u, client["id"], depth="2")
+    with uow() as u, pytest.raises(NotFound):
+        handlers.subsidiaries(u, "nope")

@@ -1,0 +1,242 @@
+"""Use cases of contact persons. Each runs in one unit of work and stages its events.
+
+The events carry a contact as `contact_event` writes it (their own contract, not the REST
+resource); a change of a client's contacts is also written into that client's history.
+"""
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from crm_common.events import utcnow
+from crm_common.fields import load
+
+from . import vcard
+from .contacts import Contact, ContactLink, new_contact
+from .repository import Clients, Contacts
+from .schemas import (ContactCreateSchema, ContactLinkSchema, ContactPatchSchema,
+                      ContactSchema, LinkSchema)
+
+ADD = "contacts.add"  # the scopes of their Idempotency-Keys
+UPDATE = "contacts.update"
+LINK = "contacts.link"
+UNLINK = "contacts.unlink"
+DELETE = "contacts.delete"
+_create_schema = ContactCreateSchema()
+_patch_schema = ContactPatchSchema()
+_link_schema = ContactLinkSchema()
+_contact_schema = ContactSchema()
+_links_schema = LinkSchema(many=True)
+
+
+def to_resource(contact: Contact, links: list[ContactLink]) -> dict:
+    return dict(_contact_schema.dump(contact), clients=_links_schema.dump(links))
+
+
+def contact_event(contact: Contact, links: list[ContactLink]) -> dict:
+    return {"id": contact.id, "name": contact.name, "first_name": contact.first_name,
+            "last_name": contact.last_name, "degree": contact.degree,
+            "position": contact.position, "emails": contact.emails, "phones": contact.phones,
+            "clients": _links(links)}
+
+
+def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None = None
+                ) -> dict:
+    """A new contact person of the client, or (with `contact_id`) an existing one linked to
+    it. The first contact person of a client is its primary one unless `primary: false`."""
+    request = {"client_id": client_id, "contact": payload}
+    replayed = uow.replay(ADD, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    existing = isinstance(payload, dict) and "contact_id" in payload
+    data = load(_link_schema if existing else _create_schema, payload)
+    client = Clients(uow.session).get(client_id)
+    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
+    if existing:
+        contact = repo.get(data["contact_id"])
+        if repo.link_of(client_id, contact.id):
+            raise Conflict(f"contact_id: {contact.name} is already a contact of this client")
+        links_before = repo.links_of(contact.id)
+    else:
+        contact = new_contact(str(uuid.uuid4()), data, actor, now)
+        uow.session.add(contact)
+    primary = data.get("primary")
+    link = ContactLink(client_id, contact.id, data.get("position", contact.position),
+                       not repo.has_contacts(client_id) if primary is None else primary)
+    _write(uow, lambda: repo.link(link, now))
+    links = repo.links_of(contact.id)
+    Clients(uow.session).record(client, "contact_added", {"contacts": {
+        "before": None, "after": _link_summary(contact, link)}}, actor, now)
+    if existing:
+        uow.emit("contact.updated", contact.id, {
+            "contact": contact_event(contact, links), "changes": {"clients": {
+                "before": _links(links_before), "after": _links(links)}}})
+    else:
+        uow.emit("contact.created", contact.id, {
+            "contact": contact_event(contact, links), "client_id": client_id})
+    return uow.commit_once(ADD, idempotency_key, request, to_resource(contact, links))
+
+
+def list_contacts(uow, client_id: str) -> dict:
+    Clients(uow.session).get(client_id)
+    return {"items": [dict(to_resource(contact, Contacts(uow.session).links_of(contact.id)),
+                           link=LinkSchema().dump(link))
+                      for contact, link in Contacts(uow.session).of_client(client_id)]}
+
+
+def get_contact(uow, contact_id: str) -> dict:
+    repo = Contacts(uow.session)
+    contact = repo.get(contact_id)
+    return to_resource(contact, repo.links_of(contact_id))
+
+
+def contact_vcard(uow, contact_id: str) -> str:
+    """The person as a vCard 4.0, with their first client as ORG."""
+    repo = Contacts(uow.session)
+    contact = repo.get(contact_id)
+    links = repo.links_of(contact_id)
+    link = next((link for link in links if link.primary), links[0] if links else None)
+    names = {link.client_id: Clients(uow.session).get(link.client_id).name} if link else {}
+    return vcard.vcards([(contact, link)], names)
+
+
+def client_vcards(uow, client_id: str) -> str:
+    """Every contact person of the client, one vCard each, in one text."""
+    client = Clients(uow.session).get(client_id)
+    return vcard.vcards(Contacts(uow.session).of_client(client_id), {client.id: client.name})
+
+
+def update_contact(uow, contact_id: str, payload: dict, if_match: int | None = None,
+                   idempotency_key: str | None = None) -> dict:
+    request = {"contact_id": contact_id, "changes": payload, "if_match": if_match}
+    replayed = uow.replay(UPDATE, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    data = load(_patch_schema, payload)
+    repo = Contacts(uow.session)
+    contact = _current(repo, contact_id, if_match)
+    changes = contact.edit(data, uow.context.actor, utcnow())
+    if changes:
+        _write(uow, uow.session.flush)
+        if not (contact.first_name or contact.last_name):
+            raise ValidationFailed({"last_name": ["A contact keeps a first or a last name."]})
+        uow.emit("contact.updated", contact.id, {
+            "contact": contact_event(contact, repo.links_of(contact.id)), "changes": changes})
+    return uow.commit_once(UPDATE, idempotency_key, request,
+                           to_resource(contact, repo.links_of(contact.id)))
+
+
+def update_link(uow, client_id: str, contact_id: str, payload: dict,
+                idempotency_key: str | None = None) -> dict:
+    """The contact's position at this client, or made (or no longer) its primary contact."""
+    request = {"client_id": client_id, "contact_id": contact_id, "link": payload}
+    replayed = uow.replay(LINK, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    data = load(_link_schema, payload)
+    if "contact_id" in data:
+        raise ValidationFailed({"contact_id": ["The contact is named in the path."]})
+    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
+    client, contact = Clients(uow.session).get(client_id), repo.get(contact_id)
+    before = _found_link(repo, client_id, contact)
+    after = ContactLink(client_id, contact_id, data.get("position", before.position),
+                        before.primary if data.get("primary") is None else data["primary"])
+    if after != before:
+        Clients(uow.session).record(client, "contact_changed", {"contacts": {
+            "before": _link_summary(contact, before),
+            "after": _link_summary(contact, after)}}, actor, now)
+        links_before = repo.links_of(contact_id)
+        _write(uow, lambda: repo.change_link(after))
+        links = repo.links_of(contact_id)
+        uow.emit("contact.updated", contact.id, {
+            "contact": contact_event(contact, links), "changes": {"clients": {
+                "before": _links(links_before), "after": _links(links)}}})
+    return uow.commit_once(LINK, idempotency_key, request,
+                           to_resource(contact, repo.links_of(contact_id)))
+
+
+def remove_link(uow, client_id: str, contact_id: str, idempotency_key: str | None = None
+                ) -> dict:
+    """The person no longer works with this client; they stay a contact of the others."""
+    request = {"client_id": client_id, "contact_id": contact_id}
+    replayed = uow.replay(UNLINK, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
+    client, contact = Clients(uow.session).get(client_id), repo.get(contact_id)
+    link = _found_link(repo, client_id, contact)
+    links_before = repo.links_of(contact_id)
+    repo.unlink(client_id, contact_id)
+    Clients(uow.session).record(client, "contact_removed", {"contacts": {
+        "before": _link_summary(contact, link), "after": None}}, actor, now)
+    links = repo.links_of(contact_id)
+    uow.emit("contact.updated", contact.id, {
+        "contact": contact_event(contact, links), "changes": {"clients": {
+            "before": _links(links_before), "after": _links(links)}}})
+    return uow.commit_once(UNLINK, idempotency_key, request, to_resource(contact, links))
+
+
+def delete_contact(uow, contact_id: str, if_match: int | None = None,
+                   idempotency_key: str | None = None) -> dict:
+    """The contact person and their links are gone; each client's history says so."""
+    request = {"contact_id": contact_id, "if_match": if_match}
+    replayed = uow.replay(DELETE, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
+    contact = _current(repo, contact_id, if_match)
+    links = repo.links_of(contact_id)
+    clients = Clients(uow.session)
+    for link in links:
+        clients.record(clients.get(link.client_id), "contact_removed", {"contacts": {
+            "before": _link_summary(contact, link), "after": None}}, actor, now)
+    repo.delete(contact)
+    _write(uow, uow.session.flush)
+    uow.emit("contact.deleted", contact_id, {
+        "contact_id": contact_id, "name": contact.name, "client_ids": _client_ids(links)})
+    answer = {"id": contact_id, "deleted": True}
+    return uow.commit_once(DELETE, idempotency_key, request, answer)
+
+
+def _current(repo: Contacts, contact_id: str, if_match: int | None) -> Contact:
+    contact = repo.get(contact_id)
+    if if_match is not None and contact.version != if_match:
+        raise PreconditionFailed(f"contact {contact_id} is at version {contact.version}, "
+                                 f"not {if_match}: read it again and reapply your change")
+    return contact
+
+
+def _found_link(repo: Contacts, client_id: str, contact: Contact) -> ContactLink:
+    link = repo.link_of(client_id, contact.id)
+    if link is None:
+        raise NotFound(f"{contact.name} is not a contact of client {client_id}")
+    return link
+
+
+def _write(uow, write) -> None:
+    """Run a write; a concurrent one that got there first -> 412 (a version moved on) or
+    409 (another primary contact made at the same moment)."""
+    try:
+        write()
+        uow.session.flush()
+    except StaleDataError as exc:
+        raise PreconditionFailed("the contact was changed by someone else at the same "
+                                 "time: read it again and reapply your change") from exc
+    except IntegrityError as exc:
+        raise Conflict("another primary contact was set at the same time; try again") \
+            from exc
+
+
+def _link_summary(contact: Contact, link: ContactLink) -> dict:
+    return {"id": contact.id, "name": contact.name, "position": link.position,
+            "primary": link.primary}
+
+
+def _links(links: list[ContactLink]) -> list[dict]:
+    return [{"client_id": link.client_id, "position": link.position, "primary": link.primary}
+            for link in links]
+
+
+def _client_ids(links: list[ContactLink]) -> list[str]:
+    return [link.client_id for link in links]
