@@ -207,6 +207,40 @@ def test_contact_persons_on_the_card_in_the_timeline_and_as_vcards(system):
     assert system.api.get(f"/api/v1/contacts/{sarka['id']}").status_code == 404
 
 
+def test_custom_fields_defined_then_used_then_retired(system):
+    key = "erp_code"
+    defined = system.api.post("/api/v1/custom-fields", json={
+        "key": key, "label": "Kód v ERP", "type": "text", "applies_to": "client",
+        "unique": True})
+    assert defined.status_code == 201, defined.text
+    segment = system.api.post("/api/v1/custom-fields", json={
+        "key": "segment", "label": "Segment", "type": "choice", "applies_to": "client",
+        "choices": ["SMB", "Enterprise"]}).json()
+    client, _ = _create(system, {"name": "S poli", "custom_fields": {
+        key: "E-100", "segment": "SMB"}})
+    assert client["custom_fields"] == {key: "E-100", "segment": "SMB"}
+
+    duplicate = system.api.post("/api/v1/clients", json={"name": "Dvojník",
+                                                        "custom_fields": {key: "E-100"}})
+    assert duplicate.status_code == 422
+    assert [e["field"] for e in duplicate.json()["errors"]] == [f"custom_fields.{key}"]
+    wrong = system.api.patch(f"/api/v1/clients/{client['id']}",
+                             json={"custom_fields": {"segment": "Huge"}})
+    assert wrong.status_code == 422
+    unknown = system.api.patch(f"/api/v1/clients/{client['id']}",
+                               json={"custom_fields": {"nope": 1}})
+    assert unknown.status_code == 422
+
+    retired = system.api.post(f"/api/v1/custom-fields/{segment['id']}/retire")
+    assert retired.status_code == 200 and retired.json()["retired_at"]
+    active = system.api.get("/api/v1/custom-fields", params={"applies_to": "client"}).json()
+    assert segment["id"] not in [d["id"] for d in active["items"]]
+    assert _get(system, client["id"]).json()["custom_fields"]["segment"] == "SMB"
+    refused = system.api.patch(f"/api/v1/clients/{client['id']}",
+                               json={"custom_fields": {"segment": "Enterprise"}})
+    assert refused.status_code == 422
+
+
 def test_every_event_of_these_flows_matches_its_schema(system):
     system.tap.poll()
     seen = set()
@@ -216,4 +250,4 @@ def test_every_event_of_these_flows_matches_its_schema(system):
         seen.add(event["type"])
     assert seen >= {"client.created", "client.updated", "client.archived",
                     "client.restored", "contact.created", "contact.updated",
-                    "contact.deleted"}
+                    "contact.deleted", "custom_field.created", "custom_field.retired"}

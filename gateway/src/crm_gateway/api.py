@@ -33,8 +33,9 @@ def init_app(app) -> CrmApi:
         "type": "http", "scheme": "bearer",
         "description": "An API token (or CRM_BOOTSTRAP_ADMIN_TOKEN) as `Authorization: "
                        "Bearer <token>`."})
-    from .blueprints import clients, contacts, status
+    from .blueprints import clients, contacts, custom_fields, status
     api.register_blueprint(clients.blp)
     api.register_blueprint(contacts.blp)
+    api.register_blueprint(custom_fields.blp)
     api.register_blueprint(status.blp)
     return api

@@ -117,6 +117,9 @@ class ClientFieldsSchema(StrictSchema):
                                 validate=validate.Length(max=MAX_LIST))
     billing = fields.Nested(BillingSchema, allow_none=True)
     contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
+    custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=63)), metadata={
+        "description": "{key: value} of the custom fields defined for clients "
+                       "(/api/v1/custom-fields); on PATCH merged key by key, null removes"})
 
 
 class ClientCreateSchema(ClientFieldsSchema):
@@ -217,6 +220,7 @@ class ClientSchema(Schema):
     bank_accounts = fields.List(fields.Nested(BankAccountSchema))
     billing = fields.Nested(BillingSchema, allow_none=True)
     contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
+    custom_fields = fields.Dict()
     created_by = fields.String(allow_none=True)
     updated_by = fields.String(allow_none=True)
     archived_at = fields.String(allow_none=True, metadata={"format": "date-time"})
@@ -294,7 +298,8 @@ class ContactFieldsSchema(StrictSchema):
     emails = fields.List(fields.Nested(EmailEntrySchema), validate=validate.Length(max=MAX_LIST))
     phones = fields.List(fields.Nested(PhoneEntrySchema), validate=validate.Length(max=MAX_LIST))
     note = fields.String(allow_none=True, validate=validate.Length(max=10000))
-    custom_fields = fields.Dict(metadata={"description": "no definitions exist yet: {} only"})
+    custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=63)), metadata={
+        "description": "{key: value} of the custom fields defined for contacts"})
 
 
 class ContactAddSchema(ContactFieldsSchema):
@@ -347,6 +352,56 @@ class ContactSchema(Schema):
 
 class ContactListSchema(Schema):
     items = fields.List(fields.Nested(ContactSchema))
+
+
+CUSTOM_TYPES = ("text", "number", "decimal", "date", "bool", "choice", "multi_choice", "url",
+                "email")
+
+
+class DefinitionPatchSchema(StrictSchema):
+    label = fields.String(validate=validate.Length(min=1, max=120))
+    choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                          validate=validate.Length(max=500), metadata={
+                              "description": "choice and multi_choice fields only"})
+    required = fields.Boolean(metadata={"description": "a value is needed when a record is "
+                                                       "created, and cannot be removed"})
+
+
+class DefinitionCreateSchema(DefinitionPatchSchema):
+    key = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,62}$"),
+                        metadata={"example": "erp_code"})
+    label = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    type = fields.String(required=True, validate=validate.OneOf(CUSTOM_TYPES))
+    applies_to = fields.String(required=True, validate=validate.OneOf(
+        ("client", "contact", "deal")))
+    unique = fields.Boolean(metadata={"description": "no two records with the same value "
+                                                     "(text, url, email, decimal)"})
+
+
+class DefinitionSchema(Schema):
+    id = fields.String(metadata={"format": "uuid"})
+    key = fields.String()
+    label = fields.String()
+    type = fields.String(metadata={"enum": list(CUSTOM_TYPES)})
+    applies_to = fields.String(metadata={"enum": ["client", "contact", "deal"]})
+    choices = fields.List(fields.String())
+    required = fields.Boolean()
+    unique = fields.Boolean()
+    retired_at = fields.String(allow_none=True, metadata={
+        "format": "date-time", "description": "set once retired: no longer writable, the "
+                                              "values written are kept"})
+    created_at = fields.String(metadata={"format": "date-time"})
+    updated_at = fields.String(metadata={"format": "date-time"})
+    version = fields.Integer()
+
+
+class DefinitionListSchema(Schema):
+    items = fields.List(fields.Nested(DefinitionSchema))
+
+
+class DefinitionQuerySchema(Schema):
+    applies_to = fields.String(validate=validate.OneOf(("client", "contact", "deal")))
+    include_retired = fields.Boolean(load_default=False)
 
 
 class FieldErrorSchema(Schema):

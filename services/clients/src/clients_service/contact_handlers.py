@@ -14,6 +14,7 @@ from crm_common.fields import load
 
 from . import vcard
 from .contacts import Contact, ContactLink, new_contact
+from .custom_field_handlers import custom_values
 from .repository import Clients, Contacts
 from .schemas import (ContactCreateSchema, ContactLinkSchema, ContactPatchSchema,
                       ContactSchema, LinkSchema)
@@ -59,6 +60,8 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
             raise Conflict(f"contact_id: {contact.name} is already a contact of this client")
         links_before = repo.links_of(contact.id)
     else:
+        data["custom_fields"] = custom_values(uow.session, "contact", data.get("custom_fields"),
+                                              {}, None, creating=True)
         contact = new_contact(str(uuid.uuid4()), data, actor, now)
         uow.session.add(contact)
     primary = data.get("primary")
@@ -116,6 +119,9 @@ def update_contact(uow, contact_id: str, payload: dict, if_match: int | None = N
     data = load(_patch_schema, payload)
     repo = Contacts(uow.session)
     contact = _current(repo, contact_id, if_match)
+    if "custom_fields" in data:
+        data["custom_fields"] = custom_values(uow.session, "contact", data["custom_fields"],
+                                              contact.custom_fields, contact.id, False)
     changes = contact.edit(data, uow.context.actor, utcnow())
     if changes:
         _write(uow, uow.session.flush)

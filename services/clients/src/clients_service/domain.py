@@ -81,6 +81,7 @@ class Client:
     bank_accounts: list = field(default_factory=list)  # [{number, currency, primary}]
     billing: dict | None = None
     contact_preferences: dict | None = None
+    custom_fields: dict = field(default_factory=dict)  # {key: value}, see custom_fields.py
     created_by: str | None = None
     updated_by: str | None = None
     archived_at: datetime | None = None
@@ -204,7 +205,7 @@ def registry_view(source, status, fetched_at) -> dict | None:
 EDITABLE = ("kind", "name", "ico", "dic", "email", "phone", "registered_address", "website",
             "description", "industry", "relationship", "category", "tags", "owner_id",
             "parent_id", "emails", "phones", "contact_address", "delivery_addresses", "bank_accounts",
-            "billing", "contact_preferences")
+            "billing", "contact_preferences", "custom_fields")
 
 
 def new_client_fields(client_id: str, data: dict, now: datetime, actor: str | None = None

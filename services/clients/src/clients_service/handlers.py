@@ -11,7 +11,8 @@ from crm_common.fields import load
 
 from .domain import EDITABLE, Client, new_client_fields, registry_view
 from .orm import clients
-from .repository import ARCHIVED_FILTERS, Clients, history_row
+from .custom_field_handlers import custom_values
+from .repository import ARCHIVED_FILTERS, Clients, CustomFields, history_row
 from .schemas import ClientCreateSchema, ClientPatchSchema, ClientSchema, HistoryEntrySchema
 
 CREATE = "clients.create"  # the scopes of their Idempotency-Keys
@@ -38,6 +39,8 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
         return replayed
     actor, data = uow.context.actor, load(_create_schema, payload)
     Clients(uow.session).check_parent(None, data.get("parent_id"))
+    data["custom_fields"] = custom_values(uow.session, "client", data.get("custom_fields"),
+                                          {}, None, creating=True)
     client = Client(**new_client_fields(str(uuid.uuid4()), data, utcnow(), actor))
     uow.session.add(client)
     uow.session.flush()
@@ -84,6 +87,23 @@ def create_clients(uow, items: list, idempotency_key: str | None = None,
     raise Conflict("the same batch is being created concurrently; send it again")
 
 
+class _UniqueInBatch:
+    """Unique custom field values are checked against the stored clients, and here against
+    the batch's earlier items (not stored until the batch is)."""
+
+    def __init__(self, definitions: dict):
+        self.keys = [key for key, definition in definitions.items() if definition.unique]
+        self.seen: set[tuple[str, str]] = set()
+
+    def claim(self, values: dict) -> None:
+        mine = {(key, values[key]) for key in self.keys if values.get(key) is not None}
+        taken = sorted(key for key, _ in mine & self.seen)
+        if taken:
+            raise ValidationFailed({f"custom_fields.{key}": [
+                "An earlier client of this batch has this value already."] for key in taken})
+        self.seen |= mine
+
+
 def item_key(key: str, position: int) -> str:
     """The key of one item of a batch, within the 200 characters a key is stored in."""
     if len(key) > 180:
@@ -94,6 +114,7 @@ def item_key(key: str, position: int) -> str:
 def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
     replayed = uow.replay_many(CREATE_MANY, keys, items)
     moment, actor = utcnow(), uow.context.actor
+    unique = _UniqueInBatch(CustomFields(uow.session).by_key("client"))
     results, rows = [], []
     for payload, earlier in zip(items, replayed):
         if isinstance(earlier, dict):
@@ -105,6 +126,9 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
             data = load(_create_schema, payload)
             if data.get("parent_id"):
                 Clients(uow.session).check_parent(None, data["parent_id"])
+            data["custom_fields"] = custom_values(uow.session, "client",
+                                                  data.get("custom_fields"), {}, None, True)
+            unique.claim(data["custom_fields"])
             row = new_client_fields(str(uuid.uuid4()), data, moment, actor)
         except ValidationFailed as exc:
             results.append({"status": 422, "errors": exc.errors})
@@ -167,6 +191,9 @@ def update_client(uow, client_id: str, payload: dict, if_match: int | None = Non
     client = _current(uow, client_id, if_match)
     if "parent_id" in data and data["parent_id"] != client.parent_id:
         Clients(uow.session).check_parent(client.id, data["parent_id"])
+    if "custom_fields" in data:
+        data["custom_fields"] = custom_values(uow.session, "client", data["custom_fields"],
+                                              client.custom_fields, client.id, creating=False)
     actor, now = uow.context.actor, utcnow()
     changes = client.edit(data, actor, now)
     if changes:

@@ -1,9 +1,10 @@
 """Tables of the clients database, mapped onto the plain domain classes."""
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Index, Integer, MetaData, String,
-                        Table, Text)
+                        Table, Text, UniqueConstraint)
 from sqlalchemy.orm import registry
 
 from .contacts import Contact
+from .custom_fields import Definition
 from .domain import Client
 
 metadata = MetaData()
@@ -43,6 +44,7 @@ clients = Table(
     Column("bank_accounts", JSON, nullable=False),
     Column("billing", JSON),
     Column("contact_preferences", JSON),
+    Column("custom_fields", JSON, nullable=False),
     Column("created_by", String(200)),
     Column("updated_by", String(200)),
     Column("archived_at", DateTime(timezone=True)),
@@ -98,7 +100,28 @@ client_contacts = Table(
 Index("ux_client_contacts_primary", client_contacts.c.client_id, unique=True,
       sqlite_where=client_contacts.c.is_primary, postgresql_where=client_contacts.c.is_primary)
 
+# custom fields defined at run time; their values are in the records' custom_fields
+custom_field_definitions = Table(
+    "custom_field_definitions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key", String(63), nullable=False),
+    Column("label", String(120), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("applies_to", String(20), nullable=False),
+    Column("choices", JSON, nullable=False),
+    Column("required", Boolean, nullable=False),
+    Column("unique", Boolean, nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("applies_to", "key", name="uq_custom_field_key"),
+)
+
 mapper_registry = registry(metadata=metadata)
+mapper_registry.map_imperatively(Definition, custom_field_definitions,
+                                 version_id_col=custom_field_definitions.c.version,
+                                 version_id_generator=False)
 mapper_registry.map_imperatively(Contact, contacts, version_id_col=contacts.c.version,
                                  version_id_generator=False)
 mapper_registry.map_imperatively(Client, clients, version_id_col=clients.c.version,

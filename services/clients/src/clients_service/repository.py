@@ -8,8 +8,10 @@ from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.pagination import newest_first
 
 from .contacts import Contact, ContactLink
+from .custom_fields import Definition
 from .domain import Client
-from .orm import client_contacts, client_history, clients, contacts
+from .orm import (client_contacts, client_history, clients, contacts,
+                  custom_field_definitions)
 
 ARCHIVED_FILTERS = ("false", "true", "only")  # ?archived=: leave out, include, only
 
@@ -178,3 +180,44 @@ class Contacts:
 def _link(row) -> ContactLink:
     return ContactLink(client_id=row.client_id, contact_id=row.contact_id,
                        position=row.position, primary=bool(row.is_primary))
+
+
+class CustomFields:
+    """Custom field definitions, and whether a unique value is taken."""
+
+    ENTITY_TABLES = {"client": clients, "contact": contacts}
+
+    def __init__(self, session):
+        self.session = session
+
+    def get(self, definition_id: str) -> Definition:
+        definition = self.session.get(Definition, definition_id)
+        if definition is None:
+            raise NotFound(f"custom field {definition_id} does not exist")
+        return definition
+
+    def all(self, applies_to: str | None = None, include_retired: bool = True
+            ) -> list[Definition]:
+        columns = custom_field_definitions.c
+        query = select(Definition).order_by(columns.applies_to, columns.key)
+        if applies_to:
+            query = query.where(columns.applies_to == applies_to)
+        if not include_retired:
+            query = query.where(columns.retired_at.is_(None))
+        return list(self.session.scalars(query))
+
+    def by_key(self, applies_to: str) -> dict[str, Definition]:
+        return {definition.key: definition for definition in self.all(applies_to)}
+
+    def exists(self, applies_to: str, key: str) -> bool:
+        columns = custom_field_definitions.c
+        return self.session.scalar(select(columns.id).where(
+            columns.applies_to == applies_to, columns.key == key)) is not None
+
+    def taken(self, applies_to: str, key: str, value: str, entity_id: str | None) -> bool:
+        """Does another client (contact) hold `value` in its custom field `key`?"""
+        table = self.ENTITY_TABLES[applies_to]
+        query = select(table.c.id).where(table.c.custom_fields[key].as_string() == value)
+        if entity_id:
+            query = query.where(table.c.id != entity_id)
+        return self.session.scalar(query.limit(1)) is not None

@@ -5,6 +5,7 @@ from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, vali
 from crm_common.fields import UtcDateTime
 
 from .contact_data import normalize_bank_account, normalize_phone
+from .custom_fields import APPLIES_TO, TYPES as CUSTOM_TYPES, UNIQUE_TYPES
 from .domain import (CATEGORIES, CHANNELS, KINDS, RELATIONSHIPS, InvalidValue, normalize_dic,
                      normalize_ico)
 
@@ -132,6 +133,8 @@ class ClientFieldsSchema(Schema):
                                 validate=validate.Length(max=MAX_LIST))
     billing = fields.Nested(BillingSchema, allow_none=True)
     contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
+    # {key: value}; checked against the definitions by the use case (custom_field_handlers)
+    custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=63)))
 
     @validates("ico")
     def _ico(self, value, **_):
@@ -231,6 +234,7 @@ class ClientSchema(Schema):
     bank_accounts = fields.List(fields.Nested(BankAccountSchema))
     billing = fields.Nested(BillingSchema, allow_none=True)
     contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
+    custom_fields = fields.Dict()
     created_by = fields.String(allow_none=True)
     updated_by = fields.String(allow_none=True)
     archived_at = UtcDateTime(allow_none=True)
@@ -250,17 +254,6 @@ class HistoryEntrySchema(Schema):
 
 # -- contact persons -------------------------------------------------------------------
 
-class NoCustomFields(fields.Dict):
-    """Custom fields come with their definitions (/api/v1/custom-fields, not built yet):
-    until then every key is unknown."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if value:
-            raise ValidationError({key: ["Unknown custom field."] for key in value})
-        return value
-
-
 class ContactFieldsSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -273,7 +266,7 @@ class ContactFieldsSchema(Schema):
     emails = fields.List(fields.Nested(EmailSchema), validate=validate.Length(max=MAX_LIST))
     phones = fields.List(fields.Nested(PhoneSchema), validate=validate.Length(max=MAX_LIST))
     note = fields.String(allow_none=True, validate=validate.Length(max=10000))
-    custom_fields = NoCustomFields()
+    custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=63)))
 
     @post_load
     def _trimmed(self, data, **_):
@@ -329,6 +322,62 @@ class ContactSchema(Schema):
     custom_fields = fields.Dict()
     created_by = fields.String(allow_none=True)
     updated_by = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    version = fields.Integer()
+
+
+# -- custom field definitions -----------------------------------------------------------
+
+class DefinitionPatchSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    label = fields.String(validate=validate.Length(min=1, max=120))
+    choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                          validate=validate.Length(max=500))
+    required = fields.Boolean()
+
+    @validates("choices")
+    def _distinct(self, value, **_):
+        if len(set(value)) != len(value):
+            raise ValidationError("Each choice once.")
+
+
+class DefinitionCreateSchema(DefinitionPatchSchema):
+    key = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z][a-z0-9_]{0,62}$", error="Lower-case letters, digits and _, starting with a "
+                                         "letter (at most 63)."))
+    label = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    type = fields.String(required=True, validate=validate.OneOf(CUSTOM_TYPES))
+    applies_to = fields.String(required=True, validate=validate.OneOf(APPLIES_TO))
+    choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                          load_default=list, validate=validate.Length(max=500))
+    required = fields.Boolean(load_default=False)
+    unique = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _consistent(self, data, **_):
+        kind = data.get("type")
+        if kind in ("choice", "multi_choice") and not data.get("choices"):
+            raise ValidationError("A choice field needs at least one choice.", "choices")
+        if kind not in ("choice", "multi_choice") and data.get("choices"):
+            raise ValidationError("Only a choice field has choices.", "choices")
+        if data.get("unique") and kind not in UNIQUE_TYPES:
+            raise ValidationError(f"Only {', '.join(UNIQUE_TYPES)} fields can be unique.",
+                                  "unique")
+
+
+class DefinitionSchema(Schema):
+    id = fields.String()
+    key = fields.String()
+    label = fields.String()
+    type = fields.String()
+    applies_to = fields.String()
+    choices = fields.List(fields.String())
+    required = fields.Boolean()
+    unique = fields.Boolean()
+    retired_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     version = fields.Integer()

@@ -3,7 +3,7 @@
 from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
                                     reliable_event_handler, rpc)
 
-from . import SERVICE, contact_handlers as contacts, handlers
+from . import SERVICE, contact_handlers as contacts, custom_field_handlers as custom, handlers
 
 
 class ClientsService(HealthCheck):
@@ -110,3 +110,25 @@ class ClientsService(HealthCheck):
     def delete_contact(self, contact_id, if_match=None, idempotency_key=None):
         with self.db() as uow:
             return contacts.delete_contact(uow, contact_id, if_match, idempotency_key)
+
+    # -- custom field definitions ------------------------------------------------------
+
+    @rpc
+    def custom_fields(self, applies_to=None, include_retired=False):
+        with self.db() as uow:
+            return custom.list_definitions(uow, applies_to, include_retired)
+
+    @rpc
+    def define_custom_field(self, definition, idempotency_key=None):
+        with self.db() as uow:
+            return custom.create_definition(uow, definition, idempotency_key)
+
+    @rpc
+    def update_custom_field(self, definition_id, changes, idempotency_key=None):
+        with self.db() as uow:
+            return custom.update_definition(uow, definition_id, changes, idempotency_key)
+
+    @rpc
+    def retire_custom_field(self, definition_id, idempotency_key=None):
+        with self.db() as uow:
+            return custom.retire_definition(uow, definition_id, idempotency_key)

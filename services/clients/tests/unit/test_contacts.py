@@ -123,7 +123,7 @@ def test_invalid_contacts_are_refused(uow, payload, field):
     client = _client(uow)
     with uow() as u, pytest.raises(ValidationFailed) as exc:
         contacts.add_contact(u, client["id"], payload)
-    assert field in exc.value.errors
+    assert any(name.split(".")[0] == field for name in exc.value.errors)
     assert _listed(uow, client["id"]) == []
 
 
