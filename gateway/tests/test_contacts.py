@@ -77,3 +77,34 @@ def test_a_missing_contact_is_404(client, rpc):
     rpc.answers[("clients", "get_contact")] = RemoteError("NotFound", "contact x", [])
     response = client.get("/api/v1/contacts/x", headers=AUTH)
     assert response.status_code == 404 and response.mimetype == PROBLEM
+
+
+@pytest.fixture
+def sales(app):
+    """A caller with the sales role only (users come with the gateway issue)."""
+    from crm_gateway.auth import Principal
+    rep = Principal(id="u1", actor="user:u1", roles=frozenset({"sales"}))
+    app.extensions["crm_authenticators"].append(
+        lambda token: rep if token == "sales-token" else None)
+    return {"Authorization": "Bearer sales-token"}
+
+
+@pytest.mark.parametrize("method, path", [
+    ("post", f"/api/v1/clients/{CLIENT['id']}/erase"),
+    ("post", f"/api/v1/contacts/{CONTACT['id']}/erase"),
+    ("post", "/api/v1/custom-fields"),
+    ("patch", "/api/v1/custom-fields/d1"),
+    ("post", "/api/v1/custom-fields/d1/retire"),
+])
+def test_administrators_only(client, rpc, sales, method, path):
+    body = {"json": {"label": "X"}} if method == "patch" or path.endswith("fields") else {}
+    response = getattr(client, method)(path, headers=sales, **body)
+    assert response.status_code == 403 and response.mimetype == PROBLEM
+    assert rpc.calls == []
+
+
+def test_an_administrator_erases(client, rpc):
+    rpc.answers[("clients", "erase")] = dict(CLIENT, erased_at="2026-01-01T10:00:00Z")
+    response = client.post(f"/api/v1/clients/{CLIENT['id']}/erase", headers=AUTH)
+    assert response.status_code == 200 and response.json["erased_at"]
+    assert rpc.calls[0][1] == "erase"

@@ -206,6 +206,16 @@ def test_contact_persons_on_the_card_in_the_timeline_and_as_vcards(system):
     assert [c["id"] for c in system.api.get(base).json()["items"]] == [jiri["id"]]
     assert system.api.get(f"/api/v1/contacts/{sarka['id']}").status_code == 404
 
+    assert system.api.post(f"/api/v1/contacts/{jiri['id']}/erase").status_code == 200
+    assert system.api.get(f"/api/v1/contacts/{jiri['id']}").status_code == 404
+
+    def forgotten():
+        texts = [system.api.get(path).text for path in (
+            f"/api/v1/clients/{client['id']}/timeline", f"/api/v1/clients/{client['id']}/history",
+            f"/api/v1/clients/{other['id']}/history")]
+        return texts if not any("Jiří" in text or "Dvořák" in text for text in texts) else None
+    wait_until(forgotten, timeout=20, what="the erased contact gone from timeline and history")
+
 
 def test_custom_fields_defined_then_used_then_retired(system):
     key = "erp_code"
@@ -241,6 +251,34 @@ def test_custom_fields_defined_then_used_then_retired(system):
     assert refused.status_code == 422
 
 
+def test_erasure_leaves_nothing_in_the_api_the_timeline_or_the_history(system):
+    jana, _ = _create(system, {"kind": "person", "name": "Jana Nováková",
+                               "email": "jana.novakova@example.cz", "phone": "603 987 654"})
+    system.api.patch(f"/api/v1/clients/{jana['id']}", json={"description": "tajná věc"})
+    note = system.api.post(f"/api/v1/clients/{jana['id']}/notes",
+                           json={"title": "Schůzka s Janou", "body": "Jana Nováková chce slevu"})
+    assert note.status_code == 201
+    _timeline_titles_when(system, jana["id"], lambda t: "Client updated" in t)
+
+    erased = system.api.post(f"/api/v1/clients/{jana['id']}/erase")
+    assert erased.status_code == 200, erased.text
+    secrets = ("Jana", "Nováková", "novakova", "603 987 654", "+420603987654", "tajná",
+               "slevu")
+
+    def clean():
+        texts = [system.api.get(path).text for path in (
+            f"/api/v1/clients/{jana['id']}", f"/api/v1/clients/{jana['id']}/history",
+            f"/api/v1/clients/{jana['id']}/timeline")]
+        return texts if not any(s in text for s in secrets for text in texts) else None
+    wait_until(clean, timeout=20, what="the erased values gone from every view")
+    titles = _timeline_titles_when(system, jana["id"],
+                                   lambda t: "Personal data erased" in t)
+    assert "Client created" in titles  # what happened stays, not what was said
+    assert _history(system, jana["id"])[0]["action"] == "erased"
+    company, _ = _create(system, {"name": "Firma s.r.o."})
+    assert system.api.post(f"/api/v1/clients/{company['id']}/erase").status_code == 409
+
+
 def test_every_event_of_these_flows_matches_its_schema(system):
     system.tap.poll()
     seen = set()
@@ -250,4 +288,5 @@ def test_every_event_of_these_flows_matches_its_schema(system):
         seen.add(event["type"])
     assert seen >= {"client.created", "client.updated", "client.archived",
                     "client.restored", "contact.created", "contact.updated",
-                    "contact.deleted", "custom_field.created", "custom_field.retired"}
+                    "contact.deleted", "custom_field.created", "custom_field.retired",
+                    "client.erased"}

@@ -1,10 +1,12 @@
 """Who is calling. Bearer tokens only for now; users, sessions and API tokens plug in later
 as more authenticators (`token -> Principal | None`) in `app.extensions["crm_authenticators"]`.
 """
+import functools
 import hmac
 from dataclasses import dataclass, field
 
 from flask import current_app, g, request
+from werkzeug.exceptions import Forbidden
 
 from . import observability
 from .problems import problem
@@ -52,6 +54,25 @@ def bearer_token() -> str | None:
 
 def current_principal() -> Principal | None:
     return g.get("principal")
+
+
+def require_role(*roles: str) -> None:
+    """403 unless the caller has one of `roles` (an admin has every role)."""
+    principal = current_principal()
+    if principal is None or not principal.has_role(*roles):
+        raise Forbidden(f"This needs the role {' or '.join(roles)}.")
+
+
+def requires(*roles: str):
+    """An endpoint for these roles only: checked before its input is even read (put it
+    right under `@blp.route`)."""
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            require_role(*roles)
+            return view(*args, **kwargs)
+        return guarded
+    return decorate
 
 
 def is_public(path: str) -> bool:

@@ -224,6 +224,8 @@ class ClientSchema(Schema):
     created_by = fields.String(allow_none=True)
     updated_by = fields.String(allow_none=True)
     archived_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    erased_at = fields.String(allow_none=True, metadata={
+        "format": "date-time", "description": "set once the person's data was erased"})
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
     version = fields.Integer(metadata={"description": "Also the weak ETag W/\"<version>\""})
@@ -348,6 +350,12 @@ class ContactSchema(Schema):
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
     version = fields.Integer(metadata={"description": "Also the weak ETag W/\"<version>\""})
+
+
+class ContactErasedSchema(Schema):
+    id = fields.String()
+    erased = fields.Boolean()
+    erased_at = fields.String(metadata={"format": "date-time"})
 
 
 class ContactListSchema(Schema):

@@ -4,7 +4,7 @@ from marshmallow import ValidationError
 from flask_smorest import Blueprint
 
 from .. import rpc
-from ..auth import current_principal
+from ..auth import current_principal, requires
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
                        ClientListQuerySchema, ClientListSchema, ClientPageSchema,
@@ -219,6 +219,23 @@ def remove_contact_link(client_id, contact_id):
     key = idempotency_key()
     return rpc.call("clients", "remove_contact_link", client_id=client_id,
                     contact_id=contact_id, **key)
+
+
+@blp.route("/<client_id>/erase", methods=["POST"])
+@requires("admin")
+@takes_no_body
+@blp.response(200, ClientSchema)
+@errors(400, 403, 404, 409)
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
+def erase_client(client_id):
+    """GDPR erasure of a person client (administrators)
+
+    The person's data leaves the client, its history (who did what when stays, the values
+    go) and, through `client.erased`, the timeline. A company is refused (409): erase its
+    contact persons one by one.
+    """
+    key = idempotency_key()
+    return rpc.call("clients", "erase", client_id=client_id, **key)
 
 
 @blp.route("/<client_id>/history")

@@ -4,9 +4,10 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from .. import rpc
-from ..schemas import ContactPatchSchema, ContactSchema
+from ..auth import requires
+from ..schemas import ContactErasedSchema, ContactPatchSchema, ContactSchema
 from . import (IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
-               problem_responses, require_json)
+               problem_responses, require_json, takes_no_body)
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts",
                 description="Contact persons of clients")
@@ -64,6 +65,19 @@ def delete_contact(contact_id):
     key = idempotency_key()
     rpc.call("clients", "delete_contact", contact_id=contact_id, if_match=if_match(), **key)
     return "", 204
+
+
+@blp.route("/<contact_id>/erase", methods=["POST"])
+@requires("admin")
+@takes_no_body
+@blp.response(200, ContactErasedSchema)
+@errors(400, 403, 404)
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
+def erase_contact(contact_id):
+    """GDPR erasure of a contact person (administrators): the person, their links and the
+    values in every history that named them are gone; `contact.erased` tells the rest"""
+    key = idempotency_key()
+    return rpc.call("clients", "erase_contact", contact_id=contact_id, **key)
 
 
 @blp.route("/<contact_id>/vcard")

@@ -3,6 +3,7 @@ time by administrators (the clients service keeps the definitions)."""
 from flask_smorest import Blueprint
 
 from .. import rpc
+from ..auth import requires
 from ..schemas import (DefinitionCreateSchema, DefinitionListSchema, DefinitionPatchSchema,
                        DefinitionQuerySchema, DefinitionSchema)
 from . import IDEMPOTENCY_HEADER, idempotency_key, problem_responses, require_json, takes_no_body
@@ -27,9 +28,10 @@ def list_definitions(query):
 
 
 @blp.route("", methods=["POST"])
+@requires("admin")
 @blp.arguments(DefinitionCreateSchema)
 @blp.response(201, DefinitionSchema)
-@errors(400, 409, 415, 422)
+@errors(400, 403, 409, 415, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def create_definition(definition):
     """Define a custom field: usable at once, no code change and no migration"""
@@ -38,9 +40,10 @@ def create_definition(definition):
 
 
 @blp.route("/<definition_id>", methods=["PATCH"])
+@requires("admin")
 @blp.arguments(DefinitionPatchSchema)
 @blp.response(200, DefinitionSchema)
-@errors(400, 404, 415, 422)
+@errors(400, 403, 404, 415, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def update_definition(changes, definition_id):
     """Change a custom field's label, choices or whether it is required (its key, type and
@@ -51,9 +54,10 @@ def update_definition(changes, definition_id):
 
 
 @blp.route("/<definition_id>/retire", methods=["POST"])
+@requires("admin")
 @takes_no_body
 @blp.response(200, DefinitionSchema)
-@errors(400, 404)
+@errors(400, 403, 404)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def retire_definition(definition_id):
     """Retire a custom field: no longer offered nor writable; the values written are kept"""

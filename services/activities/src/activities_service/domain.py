@@ -220,12 +220,43 @@ def contact_added(event: dict, now: datetime) -> TimelineEntry | None:
                          data={"contact": {"id": contact["id"], "name": contact.get("name")}})
 
 
+def client_erased(event: dict, now: datetime) -> TimelineEntry | None:
+    client_id = (event.get("data") or {}).get("client_id") or event.get("subject")
+    if not client_id:
+        return None
+    return _system_entry(event, now, source="clients", title="Personal data erased",
+                         body="The person's data was erased on request (GDPR).",
+                         client_id=client_id, data={})
+
+
+ERASED_BODY = "Erased (GDPR)."
+
+
+def redacted(entry: TimelineEntry) -> TimelineEntry:
+    """The entry without anything a person wrote or a record said: typed entries keep
+    their type's title, system ones their title (which names no one)."""
+    if entry.source == USER_SOURCE:
+        entry.title = TYPE_TITLES.get(entry.type, entry.title)
+    entry.body, entry.data = ERASED_BODY, {"erased": True}
+    return entry
+
+
+def mentioned_records(entry: TimelineEntry) -> set[str]:
+    """The client and contact persons an entry is about (for erasure)."""
+    ids = {entry.client_id} if entry.client_id else set()
+    contact = (entry.data or {}).get("contact") or {}
+    if contact.get("id"):
+        ids.add(contact["id"])
+    return ids
+
+
 RULES = {
     "client.created": client_created,
     "client.updated": client_updated,
     "client.archived": client_archived_or_restored,
     "client.restored": client_archived_or_restored,
     "contact.created": contact_added,
+    "client.erased": client_erased,
     "ares.lookup_failed": lookup_failed,
 }
 

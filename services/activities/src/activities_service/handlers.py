@@ -1,6 +1,6 @@
 """Use cases of the timeline. Each runs in one unit of work and stages its events."""
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from crm_common.errors import ValidationFailed
 from crm_common.events import utcnow
@@ -8,8 +8,9 @@ from crm_common.fields import load
 from crm_common.pagination import newest_first
 from crm_common.uow import insert_ignoring_duplicates
 
-from .domain import TimelineEntry, entries_from_events, new_note
-from .orm import entry_row, timeline_entries
+from .domain import (TimelineEntry, entries_from_events, mentioned_records, new_note,
+                     redacted)
+from .orm import entry_row, erasures, timeline_entries
 from .schemas import NoteCreateSchema, TimelineEntrySchema, TimelineQuerySchema
 
 ADD_NOTE = "activities.add_note"  # the scope of its Idempotency-Keys
@@ -52,12 +53,47 @@ def record_events(uow, events: list[dict]) -> None:
     """`record_event` for a batch (see `handle_events`): one bulk insert, in which an
     event that already has an entry (its unique event_id) is skipped."""
     entries = entries_from_events(events, utcnow())
+    erased = _erased(uow, set().union(*map(mentioned_records, entries))) if entries else set()
+    entries = [redacted(e) if mentioned_records(e) & erased else e for e in entries]
     if entries:
         # RETURNING makes SQLAlchemy send multi-row VALUES; without it an ON CONFLICT
         # insert goes row by row on psycopg2
         statement = insert_ignoring_duplicates(uow.session, timeline_entries) \
             .returning(timeline_entries.c.id)
         uow.session.scalars(statement, [entry_row(entry) for entry in entries]).all()
+
+
+def erase_records(uow, events: list[dict]) -> None:
+    """On `client.erased` / `contact.erased`: redact every entry about the person, remember
+    the erasure (later events about them are written redacted), forget them in the
+    messaging tables; an erased client's timeline then says the erasure happened."""
+    now = utcnow()
+    erased = []
+    for event in events:
+        data = event.get("data") or {}
+        kind = "client" if event.get("type") == "client.erased" else "contact"
+        record_id = data.get(f"{kind}_id") or event.get("subject")
+        if record_id:
+            erased.append({"record_id": record_id, "kind": kind, "erased_at": now})
+    if not erased:
+        return
+    uow.session.execute(insert_ignoring_duplicates(uow.session, erasures), erased)
+    columns = timeline_entries.c
+    for record in erased:
+        where = columns.client_id == record["record_id"] if record["kind"] == "client" else \
+            cast(columns.data, Text).like(f"%{record['record_id']}%")
+        for entry in uow.session.scalars(select(TimelineEntry).where(where)):
+            redacted(entry)
+    uow.session.flush()
+    uow.forget([record["record_id"] for record in erased])
+    record_events(uow, events)
+
+
+def _erased(uow, record_ids: set[str]) -> set[str]:
+    if not record_ids:
+        return set()
+    return set(uow.session.scalars(select(erasures.c.record_id).where(
+        erasures.c.record_id.in_(record_ids))))
 
 
 def timeline(uow, client_id: str | None = None, deal_id: str | None = None,

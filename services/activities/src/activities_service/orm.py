@@ -28,6 +28,15 @@ Index("ix_timeline_client", timeline_entries.c.client_id, timeline_entries.c.occ
 Index("ix_timeline_deal", timeline_entries.c.deal_id, timeline_entries.c.occurred_at,
       timeline_entries.c.id)
 
+# records whose personal data was erased (GDPR): what arrives about them later, out of
+# order, is written redacted
+erasures = Table(
+    "erasures", metadata,
+    Column("record_id", String(36), primary_key=True),
+    Column("kind", String(20), nullable=False),  # client, contact
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+)
+
 _COLUMNS = tuple(column.name for column in timeline_entries.columns)
 
 

@@ -45,6 +45,14 @@ class ActivitiesService(HealthCheck):
     def on_contact_created(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)
 
+    @reliable_batch_handler("clients", "client.erased")
+    def on_client_erased(self, events):
+        handle_events(handlers.erase_records, self.db, CONSUMER, events)
+
+    @reliable_batch_handler("clients", "contact.erased")
+    def on_contact_erased(self, events):
+        handle_events(handlers.erase_records, self.db, CONSUMER, events)
+
     @reliable_batch_handler("ares", "ares.lookup_failed")
     def on_lookup_failed(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
-from crm_common.events import utcnow
+from crm_common.events import rfc3339, utcnow
 from crm_common.fields import load
 
 from . import vcard
@@ -24,6 +24,7 @@ UPDATE = "contacts.update"
 LINK = "contacts.link"
 UNLINK = "contacts.unlink"
 DELETE = "contacts.delete"
+ERASE = "contacts.erase"
 _create_schema = ContactCreateSchema()
 _patch_schema = ContactPatchSchema()
 _link_schema = ContactLinkSchema()
@@ -203,6 +204,30 @@ def delete_contact(uow, contact_id: str, if_match: int | None = None,
         "contact_id": contact_id, "name": contact.name, "client_ids": _client_ids(links)})
     answer = {"id": contact_id, "deleted": True}
     return uow.commit_once(DELETE, idempotency_key, request, answer)
+
+
+def erase_contact(uow, contact_id: str, idempotency_key: str | None = None) -> dict:
+    """GDPR erasure of a contact person: the person and their links are gone, the history
+    rows that named them keep who did what when but no values, the messaging tables forget
+    them; `contact.erased` tells the other services to do the same."""
+    request = {"contact_id": contact_id}
+    replayed = uow.replay(ERASE, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
+    contact = repo.get(contact_id)
+    links = repo.links_of(contact_id)
+    repo.delete(contact)
+    _write(uow, uow.session.flush)
+    clients = Clients(uow.session)
+    clients.scrub_history(mentioning=contact_id)
+    for link in links:
+        clients.record(clients.get(link.client_id), "contact_erased", {}, actor, now)
+    uow.forget([contact_id])
+    uow.emit("contact.erased", contact_id, {
+        "contact_id": contact_id, "client_ids": _client_ids(links), "erased_at": rfc3339(now)})
+    return uow.commit_once(ERASE, idempotency_key, request,
+                           {"id": contact_id, "erased": True, "erased_at": rfc3339(now)})
 
 
 def _current(repo: Contacts, contact_id: str, if_match: int | None) -> Contact:

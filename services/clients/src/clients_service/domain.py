@@ -85,6 +85,7 @@ class Client:
     created_by: str | None = None
     updated_by: str | None = None
     archived_at: datetime | None = None
+    erased_at: datetime | None = None  # its personal data was erased (GDPR)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
@@ -121,6 +122,25 @@ class Client:
             self.updated_by = actor
             self._touch(now)
         return changes
+
+    def erase(self, actor: str | None, now: datetime) -> list[str]:
+        """GDPR erasure of a person: every value that could identify them is dropped; what
+        stays is the record's id, kind, classification and dates (deals and activities may
+        point at it). It leaves the lists (archived). Returns the names of the fields
+        erased, never their values."""
+        if self.kind != "person":
+            raise ValueError("only a person's data is personal data")
+        erased = [name for name in PERSONAL_FIELDS if getattr(self, name) not in
+                  (None, "", [], {})]
+        blank = Client(id=self.id, name=ERASED_NAME)
+        for name in PERSONAL_FIELDS:
+            setattr(self, name, getattr(blank, name))
+        self.registry_source = self.registry_status = None
+        self.registry_fetched_at = self.registry_checked_at = None
+        self.archived_at = self.archived_at or now
+        self.erased_at, self.updated_by = now, actor
+        self._touch(now)
+        return erased
 
     def archive(self, actor: str | None, now: datetime) -> dict:
         if self.archived_at is not None:
@@ -199,6 +219,14 @@ def registry_view(source, status, fetched_at) -> dict | None:
     return {"source": source, "status": status,
             "fetched_at": rfc3339(fetched_at) if fetched_at else None}
 
+
+ERASED_NAME = "Erased person"
+# what identifies a person client, dropped by `Client.erase`
+PERSONAL_FIELDS = ("name", "ico", "dic", "vat_payer", "vat_group_dic", "legal_form",
+                   "legal_form_name", "nace", "registered_address", "dissolved_on", "email",
+                   "phone", "website", "description", "industry", "tags", "emails", "phones",
+                   "contact_address", "delivery_addresses", "bank_accounts", "billing",
+                   "contact_preferences", "custom_fields")
 
 # what a user may set on create and change with PATCH (`email` / `phone` stand for the
 # first of `emails` / `phones`); the rest is the register's or the system's

@@ -20,6 +20,8 @@ CREATE_MANY = "clients.create_many"
 UPDATE = "clients.update"
 ARCHIVE = "clients.archive"
 RESTORE = "clients.restore"
+ERASE = "clients.erase"
+ERASED = "(erased)"  # what the history shows in place of an erased value
 MAX_BATCH = 1000
 MAX_SUBSIDIARIES = 5000
 REGISTRY_ACTOR = "system:ares"  # who the history names for what the register changed
@@ -242,6 +244,33 @@ def subsidiaries(uow, client_id: str, depth: str = "1", limit: int = 1000) -> di
     return {"items": [to_resource(client) for client in found]}
 
 
+def erase_client(uow, client_id: str, idempotency_key: str | None = None) -> dict:
+    """GDPR erasure of a person client: their data leaves the record, its history (who did
+    what when stays, the values go) and the messaging tables; `client.erased` tells the
+    other services to do the same. Erasing an erased client changes nothing."""
+    request = {"client_id": client_id}
+    replayed = uow.replay(ERASE, idempotency_key, request)
+    if replayed is not None:
+        return replayed
+    clients_repo = Clients(uow.session)
+    client = clients_repo.get(client_id)
+    if client.erased_at is None:
+        actor, now = uow.context.actor, utcnow()
+        try:
+            erased = client.erase(actor, now)
+        except ValueError as exc:
+            raise Conflict("kind: only a person client holds personal data to erase; a "
+                           "company's contact persons are erased one by one") from exc
+        _flush(uow, client)
+        clients_repo.scrub_history(client_id=client.id)
+        clients_repo.record(client, "erased", {name: {"before": ERASED, "after": None}
+                                               for name in erased}, actor, now)
+        uow.forget([client.id])
+        uow.emit("client.erased", client.id, {
+            "client_id": client.id, "erased_at": rfc3339(now), "version": client.version})
+    return uow.commit_once(ERASE, idempotency_key, request, to_resource(client))
+
+
 def client_history(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
     """Every write of the client, newest first."""
     return Clients(uow.session).history(client_id, limit, cursor, _history_schema.dump)
@@ -256,14 +285,20 @@ def _current(uow, client_id: str, if_match: int | None) -> Client:
 
 
 def _save(uow, client: Client, action: str, changes: dict, actor, now) -> None:
-    """Write the change; a concurrent writer that got there first (the version moved on
-    under us) -> PreconditionFailed."""
+    """Write the change and its history row."""
+    _flush(uow, client)
+    Clients(uow.session).record(client, action, changes, actor, now)
+
+
+def _flush(uow, client: Client) -> None:
+    """A concurrent writer that got there first (the version moved on under us) ->
+    PreconditionFailed."""
+    client_id = client.id  # after a failed flush the object can no longer be read
     try:
         uow.session.flush()
     except StaleDataError as exc:
-        raise PreconditionFailed(f"client {client.id} was changed by someone else at the "
+        raise PreconditionFailed(f"client {client_id} was changed by someone else at the "
                                  "same time: read it again and reapply your change") from exc
-    Clients(uow.session).record(client, action, changes, actor, now)
 
 
 def apply_registry_data(uow, event: dict) -> None:

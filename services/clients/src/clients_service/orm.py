@@ -48,6 +48,7 @@ clients = Table(
     Column("created_by", String(200)),
     Column("updated_by", String(200)),
     Column("archived_at", DateTime(timezone=True)),
+    Column("erased_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),

@@ -2,7 +2,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Text, cast, delete, insert, select, update
 
 from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.pagination import newest_first
@@ -87,6 +87,18 @@ class Clients:
     def record_many(self, rows: list[dict]) -> None:
         if rows:
             self.session.execute(insert(client_history), rows)
+
+    def scrub_history(self, client_id: str | None = None, mentioning: str | None = None
+                      ) -> None:
+        """Erasure: the values go from the history rows of a client (or from the rows that
+        mention a record, such as an erased contact person); who did what, and when, stay."""
+        columns = client_history.c
+        query = update(client_history)
+        if client_id:
+            query = query.where(columns.client_id == client_id)
+        if mentioning:
+            query = query.where(cast(columns.changes, Text).like(f"%{mentioning}%"))
+        self.session.execute(query.values(changes={}))
 
     def history(self, client_id: str, limit, cursor, dump) -> dict:
         self.get(client_id)  # NotFound for a client that never existed

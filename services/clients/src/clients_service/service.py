@@ -51,6 +51,16 @@ class ClientsService(HealthCheck):
             return handlers.subsidiaries(uow, client_id, depth, limit)
 
     @rpc
+    def erase(self, client_id, idempotency_key=None):
+        with self.db() as uow:
+            return handlers.erase_client(uow, client_id, idempotency_key)
+
+    @rpc
+    def erase_contact(self, contact_id, idempotency_key=None):
+        with self.db() as uow:
+            return contacts.erase_contact(uow, contact_id, idempotency_key)
+
+    @rpc
     def history(self, client_id, limit=50, cursor=None):
         with self.db() as uow:
             return handlers.client_history(uow, client_id, limit, cursor)
