@@ -7,7 +7,8 @@ CLIENT = {
     "id": "6c1f3b0e-0000-4000-8000-000000000001", "kind": "company", "name": "Firma s.r.o.",
     "ico": "25596641", "dic": None, "vat_payer": None, "legal_form": None,
     "legal_form_name": None, "nace": [], "registered_address": None, "email": None,
-    "phone": None, "registry": {"source": "ares", "status": "pending", "fetched_at": None},
+    "phone": None, "registry": {"source": "ares", "status": "pending", "fetched_at": None,
+                 "values": None},
     "created_at": "2025-01-02T10:00:00+00:00", "updated_at": "2025-01-02T10:00:00+00:00",
     "version": 3,
 }

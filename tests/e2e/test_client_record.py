@@ -141,6 +141,14 @@ def test_another_ico_is_looked_up_in_ares(system):
     actions = [h["action"] for h in _history(system, client["id"])]
     assert actions[:2] == ["registry", "updated"]
 
+    # a trade name overrides the register's; the register's stays visible beside it
+    renamed = system.api.patch(f"/api/v1/clients/{client['id']}", json={"name": "Sad Cítov"})
+    assert renamed.json()["registry_overrides"] == ["name"]
+    assert renamed.json()["registry"]["values"]["name"] == "SAD s.r.o."
+    back = system.api.patch(f"/api/v1/clients/{client['id']}",
+                            json={"registry_overrides": []})
+    assert back.json()["name"] == "SAD s.r.o." and back.json()["registry_overrides"] == []
+
 
 def test_a_group_of_companies_and_a_cycle_refused(system):
     group, _ = _create(system, {"name": "Holding a.s."})

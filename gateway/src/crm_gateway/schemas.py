@@ -120,6 +120,15 @@ class ClientFieldsSchema(StrictSchema):
     custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=63)), metadata={
         "description": "{key: value} of the custom fields defined for clients "
                        "(/api/v1/custom-fields); on PATCH merged key by key, null removes"})
+    vat_payer = fields.Boolean(allow_none=True)
+    legal_form = fields.String(allow_none=True, validate=validate.Length(max=3))
+    legal_form_name = fields.String(allow_none=True, validate=validate.Length(max=120))
+    nace = fields.List(fields.String(validate=validate.Length(max=10)),
+                       validate=validate.Length(max=MAX_LIST))
+
+
+OVERRIDABLE = ("name", "dic", "vat_payer", "legal_form", "legal_form_name", "nace",
+               "registered_address")
 
 
 class ClientCreateSchema(ClientFieldsSchema):
@@ -127,7 +136,15 @@ class ClientCreateSchema(ClientFieldsSchema):
 
 
 class ClientPatchSchema(ClientFieldsSchema):
-    """The fields to change: each one sent replaces that field (lists whole); null clears."""
+    """The fields to change: each one sent replaces that field (lists whole); null clears.
+
+    Changing a field the register owns (name, DIČ, VAT payer, legal form, NACE, registered
+    address) of a client with an IČO makes it an override: later ARES refreshes leave it,
+    and `registry.values` shows what the register says."""
+    registry_overrides = fields.List(fields.String(validate=validate.OneOf(OVERRIDABLE)),
+                                     metadata={"description": "the whole list of overridden "
+                                               "fields; one left out takes the register's "
+                                               "value again"})
 
 
 MAX_BATCH = 1000
@@ -184,6 +201,13 @@ class RegistrySchema(Schema):
     source = fields.String(allow_none=True)
     fetched_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     status = fields.String(allow_none=True)
+    # ("values" would read dict.values of the service's answer)
+    values = fields.Method("_values", metadata={
+        "type": "object", "nullable": True,
+        "description": "what the register last said, also for the fields a user overrode"})
+
+    def _values(self, registry: dict):
+        return registry.get("values")
 
 
 class ClientSchema(Schema):
@@ -221,6 +245,8 @@ class ClientSchema(Schema):
     billing = fields.Nested(BillingSchema, allow_none=True)
     contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
     custom_fields = fields.Dict()
+    registry_overrides = fields.List(fields.String(), metadata={
+        "description": "register fields whose value is the user's"})
     created_by = fields.String(allow_none=True)
     updated_by = fields.String(allow_none=True)
     archived_at = fields.String(allow_none=True, metadata={"format": "date-time"})

@@ -62,7 +62,7 @@ def render_value(value) -> str:
     if isinstance(value, dict):
         if value.get("text"):
             return str(value["text"])
-        if "status" in value and set(value) <= {"source", "status", "fetched_at"}:
+        if "status" in value and set(value) <= {"source", "status", "fetched_at", "values"}:
             return str(value["status"])  # a registry state
         parts = [f"{key}: {render_value(item)}" for key, item in value.items()
                  if item not in (None, "", [], {})]

@@ -19,6 +19,9 @@ CHANNELS = ("email", "phone", "post", "meeting")
 # Fields the business register is the authority for.
 REGISTRY_FIELDS = ("name", "dic", "vat_payer", "vat_group_dic", "legal_form",
                    "legal_form_name", "nace", "registered_address", "dissolved_on")
+# those a user may override (a trade name, say): a user's edit survives later refreshes
+OVERRIDABLE = ("name", "dic", "vat_payer", "legal_form", "legal_form_name", "nace",
+               "registered_address")
 
 
 def normalize_ico(value) -> str | None:
@@ -82,6 +85,10 @@ class Client:
     billing: dict | None = None
     contact_preferences: dict | None = None
     custom_fields: dict = field(default_factory=dict)  # {key: value}, see custom_fields.py
+    # the register's own values of REGISTRY_FIELDS (last answer), and the fields whose
+    # value is the user's instead
+    registry_values: dict | None = None
+    registry_overrides: list = field(default_factory=list)
     created_by: str | None = None
     updated_by: str | None = None
     archived_at: datetime | None = None
@@ -94,6 +101,7 @@ class Client:
         """A user's partial update (validated values): each field sent replaces that field,
         lists whole. Returns {field: {before, after}} of what really changed."""
         values = dict(values)
+        overrides = values.pop("registry_overrides", None)
         for single, many in (("email", "emails"), ("phone", "phones")):
             if single in values:
                 values[many] = with_first_value(getattr(self, many), values.pop(single))
@@ -112,16 +120,37 @@ class Client:
             if before != after:
                 changes[single] = {"before": before, "after": after}
                 setattr(self, single, after)
+        self._override(changes, overrides)
         if "ico" in changes:  # another subject: what the register said no longer holds
             registry_before = self.registry
             self.registry_source = "ares" if self.ico else None
             self.registry_status = "pending" if self.ico else None
             self.registry_fetched_at = self.registry_checked_at = None
+            self.registry_values = None
             changes["registry"] = {"before": registry_before, "after": self.registry}
         if changes:
             self.updated_by = actor
             self._touch(now)
         return changes
+
+    def _override(self, changes: dict, sent: list | None) -> None:
+        """A user's edit of a register field makes it theirs; `sent` (the whole list, when
+        given) also gives fields back to the register, which takes its value again."""
+        before = list(self.registry_overrides)
+        wanted = set(before if sent is None else sent)
+        if self.ico:
+            wanted |= {name for name in changes if name in OVERRIDABLE}
+        after = [name for name in OVERRIDABLE if name in wanted]
+        for name in set(before) - set(after):
+            if self.registry_values and name in self.registry_values and \
+                    not _absent(self.registry_values[name]):
+                value = self.registry_values[name]
+                if getattr(self, name) != value:
+                    changes[name] = {"before": getattr(self, name), "after": value}
+                    setattr(self, name, value)
+        if after != before:
+            changes["registry_overrides"] = {"before": before, "after": after}
+            self.registry_overrides = after
 
     def erase(self, actor: str | None, now: datetime) -> list[str]:
         """GDPR erasure of a person: every value that could identify them is dropped; what
@@ -168,16 +197,18 @@ class Client:
         """
         if self._outdated(fetched_at):
             return {}
-        changes = {}
+        changes, registry_before = {}, self.registry
+        self.registry_values = {name: record.get(name) for name in REGISTRY_FIELDS}
         for name in REGISTRY_FIELDS:
             after = record.get(name)
+            if name in self.registry_overrides:
+                continue  # the user's value stands; the register's is in registry_values
             if _absent(after) and name != "dissolved_on":  # None there means "not dissolved"
                 continue
             before = getattr(self, name)
             if before != after:
                 changes[name] = {"before": before, "after": after}
                 setattr(self, name, after)
-        registry_before = self.registry
         self.registry_source, self.registry_fetched_at, self.registry_status = \
             "ares", fetched_at, "ok"
         self.registry_checked_at = fetched_at
@@ -205,7 +236,7 @@ class Client:
     @property
     def registry(self) -> dict | None:
         return registry_view(self.registry_source, self.registry_status,
-                             self.registry_fetched_at)
+                             self.registry_fetched_at, self.registry_values)
 
     def _touch(self, now: datetime):
         self.updated_at = now
@@ -213,11 +244,13 @@ class Client:
 
 
 
-def registry_view(source, status, fetched_at) -> dict | None:
+def registry_view(source, status, fetched_at, values: dict | None = None) -> dict | None:
+    """The register's state for a client; `values`: what it last said (also for fields
+    the user overrode)."""
     if not status:
         return None
     return {"source": source, "status": status,
-            "fetched_at": rfc3339(fetched_at) if fetched_at else None}
+            "fetched_at": rfc3339(fetched_at) if fetched_at else None, "values": values}
 
 
 ERASED_NAME = "Erased person"
@@ -226,14 +259,16 @@ PERSONAL_FIELDS = ("name", "ico", "dic", "vat_payer", "vat_group_dic", "legal_fo
                    "legal_form_name", "nace", "registered_address", "dissolved_on", "email",
                    "phone", "website", "description", "industry", "tags", "emails", "phones",
                    "contact_address", "delivery_addresses", "bank_accounts", "billing",
-                   "contact_preferences", "custom_fields")
+                   "contact_preferences", "custom_fields", "registry_values",
+                   "registry_overrides")
 
 # what a user may set on create and change with PATCH (`email` / `phone` stand for the
 # first of `emails` / `phones`); the rest is the register's or the system's
 EDITABLE = ("kind", "name", "ico", "dic", "email", "phone", "registered_address", "website",
             "description", "industry", "relationship", "category", "tags", "owner_id",
             "parent_id", "emails", "phones", "contact_address", "delivery_addresses", "bank_accounts",
-            "billing", "contact_preferences", "custom_fields")
+            "billing", "contact_preferences", "custom_fields", "vat_payer", "legal_form",
+            "legal_form_name", "nace", "registry_overrides")
 
 
 def new_client_fields(client_id: str, data: dict, now: datetime, actor: str | None = None

@@ -152,7 +152,8 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
 
 def _row_resource(row: dict) -> dict:
     return _client_schema.dump(dict(row, registry=registry_view(
-        row["registry_source"], row["registry_status"], row["registry_fetched_at"])))
+        row["registry_source"], row["registry_status"], row["registry_fetched_at"],
+        row["registry_values"])))
 
 
 def get_client(uow, client_id: str) -> dict:

@@ -45,6 +45,8 @@ clients = Table(
     Column("billing", JSON),
     Column("contact_preferences", JSON),
     Column("custom_fields", JSON, nullable=False),
+    Column("registry_values", JSON),
+    Column("registry_overrides", JSON, nullable=False),
     Column("created_by", String(200)),
     Column("updated_by", String(200)),
     Column("archived_at", DateTime(timezone=True)),

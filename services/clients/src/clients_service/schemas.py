@@ -6,8 +6,8 @@ from crm_common.fields import UtcDateTime
 
 from .contact_data import normalize_bank_account, normalize_phone
 from .custom_fields import APPLIES_TO, TYPES as CUSTOM_TYPES, UNIQUE_TYPES
-from .domain import (CATEGORIES, CHANNELS, KINDS, RELATIONSHIPS, InvalidValue, normalize_dic,
-                     normalize_ico)
+from .domain import (CATEGORIES, CHANNELS, KINDS, OVERRIDABLE, RELATIONSHIPS, InvalidValue,
+                     normalize_dic, normalize_ico)
 
 MAX_LIST = 50  # e-mails, phones, addresses, accounts, tags of one client
 LABEL = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=60))
@@ -135,6 +135,12 @@ class ClientFieldsSchema(Schema):
     contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
     # {key: value}; checked against the definitions by the use case (custom_field_handlers)
     custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=63)))
+    # registry fields a user may set too (an edit of one with an IČO is an override)
+    vat_payer = fields.Boolean(allow_none=True)
+    legal_form = fields.String(allow_none=True, validate=validate.Length(max=3))
+    legal_form_name = fields.String(allow_none=True, validate=validate.Length(max=120))
+    nace = fields.List(fields.String(validate=validate.Length(max=10)),
+                       validate=validate.Length(max=MAX_LIST))
 
     @validates("ico")
     def _ico(self, value, **_):
@@ -180,6 +186,10 @@ class ClientCreateSchema(ClientFieldsSchema):
 
 
 class ClientPatchSchema(ClientFieldsSchema):
+    # the fields whose value is the user's, not the register's (the whole list)
+    registry_overrides = fields.List(fields.String(validate=validate.OneOf(OVERRIDABLE)),
+                                     validate=validate.Length(max=len(OVERRIDABLE)))
+
     @validates("name")
     def _not_blank(self, value, **_):
         if not value.strip():
@@ -201,6 +211,11 @@ class RegistrySchema(Schema):
     source = fields.String()
     status = fields.String()
     fetched_at = fields.String(allow_none=True)
+    # what the register last said, overridden fields too ("values" would be dict.values)
+    values = fields.Method("_values")
+
+    def _values(self, registry: dict):
+        return registry.get("values")
 
 
 class ClientSchema(Schema):
@@ -235,6 +250,7 @@ class ClientSchema(Schema):
     billing = fields.Nested(BillingSchema, allow_none=True)
     contact_preferences = fields.Nested(ContactPreferencesSchema, allow_none=True)
     custom_fields = fields.Dict()
+    registry_overrides = fields.List(fields.String())
     created_by = fields.String(allow_none=True)
     updated_by = fields.String(allow_none=True)
     archived_at = UtcDateTime(allow_none=True)

@@ -312,3 +312,43 @@ def test_subsidiaries_depth_is_checked(uow):
         handlers.subsidiaries(u, client["id"], depth="2")
     with uow() as u, pytest.raises(NotFound):
         handlers.subsidiaries(u, "nope")
+
+
+# -- registry overrides ---------------------------------------------------------------
+
+def _ares_answers(uow, client_id, record, at="2026-01-01T10:00:00Z"):
+    event = {"id": f"e-{at}", "type": "ares.lookup_succeeded", "data": {
+        "client_id": client_id, "ico": "25596641", "fetched_at": at, "record": record}}
+    with uow() as u:
+        handlers.apply_registry_data(u, event)
+        u.commit()
+
+
+REGISTER = {"name": "ALTA a.s.", "dic": "CZ25596641", "legal_form": "121",
+            "registered_address": {"city": "Brno"}}
+
+
+def test_a_users_trade_name_survives_refreshes_and_the_registers_stays_visible(uow):
+    client = _create(uow, ico="25596641")
+    _ares_answers(uow, client["id"], REGISTER)
+    with uow() as u:
+        renamed = handlers.update_client(u, client["id"], {"name": "Alta (Brno)"})
+    assert renamed["registry_overrides"] == ["name"]
+    _ares_answers(uow, client["id"], dict(REGISTER, name="ALTA a.s. nově",
+                                          legal_form="112"), at="2026-02-01T10:00:00Z")
+    with uow() as u:
+        got = handlers.get_client(u, client["id"])
+    assert got["name"] == "Alta (Brno)" and got["legal_form"] == "112"
+    assert got["registry"]["values"]["name"] == "ALTA a.s. nově"
+    with uow() as u:  # given back to the register: its value at once
+        back = handlers.update_client(u, client["id"], {"registry_overrides": []})
+    assert back["name"] == "ALTA a.s. nově" and back["registry_overrides"] == []
+
+
+def test_edits_before_any_ico_are_no_overrides(uow):
+    client = _create(uow)
+    with uow() as u:
+        edited = handlers.update_client(u, client["id"], {"name": "Jiný název"})
+    assert edited["registry_overrides"] == []
+    with uow() as u, pytest.raises(ValidationFailed):
+        handlers.update_client(u, client["id"], {"registry_overrides": ["email"]})
