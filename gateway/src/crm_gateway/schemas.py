@@ -168,11 +168,13 @@ class ClientListQuerySchema(Schema):
 class SubsidiariesQuerySchema(Schema):
     depth = fields.String(load_default="1", validate=validate.OneOf(("1", "all")), metadata={
         "description": "1: direct subsidiaries; all: the whole group below the client"})
-    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
 
 
-class ClientListSchema(Schema):
-    items = fields.List(fields.Nested(lambda: ClientSchema()))
+class PageQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
 
 
 class HistoryQuerySchema(Schema):
@@ -384,8 +386,9 @@ class ContactErasedSchema(Schema):
     erased_at = fields.String(metadata={"format": "date-time"})
 
 
-class ContactListSchema(Schema):
+class ContactPageSchema(Schema):
     items = fields.List(fields.Nested(ContactSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 CUSTOM_TYPES = ("text", "number", "decimal", "date", "bool", "choice", "multi_choice", "url",
@@ -431,6 +434,8 @@ class DefinitionSchema(Schema):
 
 class DefinitionListSchema(Schema):
     items = fields.List(fields.Nested(DefinitionSchema))
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "always null: every definition fits in one answer"})
 
 
 class DefinitionQuerySchema(Schema):

@@ -60,6 +60,16 @@ IF_MATCH_HEADER = {
                    "Without it the change applies to whatever version is current."}
 
 
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description":
+                        'W/"<version>": send it back in If-Match to change the record'}}
+
+
+def with_etag(record: dict, status: int = 200):
+    """A versioned record's answer with its weak ETag."""
+    headers = {"ETag": f'W/"{record["version"]}"'} if record.get("version") is not None else {}
+    return record, status, headers
+
+
 def if_match() -> int | None:
     """The version an `If-Match` header names (`W/"3"` or `"3"`); None without one or for
     `*` (any current version)."""

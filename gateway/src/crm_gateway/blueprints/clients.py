@@ -7,15 +7,15 @@ from .. import rpc
 from ..auth import current_principal, requires
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
-                       ClientListQuerySchema, ClientListSchema, ClientPageSchema,
-                       ContactAddSchema, ContactLinkPatchSchema, ContactListSchema,
-                       ContactSchema,
+                       ClientListQuerySchema, ClientPageSchema,
+                       ContactAddSchema, ContactLinkPatchSchema, ContactPageSchema,
+                       ContactSchema, PageQuerySchema,
                        ClientPatchSchema, ClientSchema, HistoryPageSchema, HistoryQuerySchema,
                        NoteCreateSchema, SubsidiariesQuerySchema,
                        TimelineEntrySchema, TimelinePageSchema, TimelineQuerySchema)
 from .contacts import VCARD_DOC, vcard_response
-from . import (IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match, next_link,
-               problem_responses, require_json, takes_no_body)
+from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
+               next_link, problem_responses, require_json, takes_no_body, with_etag)
 
 blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients",
                 description="Clients (companies and people) and their timelines")
@@ -98,15 +98,6 @@ def _item_errors(status: int, messages) -> dict:
     return {"status": status, "errors": flatten(messages)}
 
 
-ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description":
-                        'W/"<version>": send it back in If-Match to change the client'}}
-
-
-def with_etag(client: dict, status: int = 200):
-    headers = {"ETag": f'W/"{client["version"]}"'} if client.get("version") is not None else {}
-    return client, status, headers
-
-
 @blp.route("/<client_id>")
 @blp.response(200, ClientSchema, headers=ETAG_HEADER)
 @errors(404)
@@ -159,21 +150,26 @@ def restore_client(client_id):
 
 @blp.route("/<client_id>/subsidiaries")
 @blp.arguments(SubsidiariesQuerySchema, location="query")
-@blp.response(200, ClientListSchema)
+@blp.response(200, ClientPageSchema, headers=LINK_HEADER)
 @errors(404, 422)
 def client_subsidiaries(query, client_id):
     """The client's subsidiaries: direct ones, or with `depth=all` the whole group below it
     (level by level, parents before their children)"""
-    return rpc.call("clients", "subsidiaries", client_id=client_id, depth=query["depth"],
-                    limit=query["limit"])
+    page = rpc.call("clients", "subsidiaries", client_id=client_id, depth=query["depth"],
+                    limit=query["limit"], cursor=query.get("cursor"))
+    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"],
+                                depth=query["depth"])
 
 
 @blp.route("/<client_id>/contacts")
-@blp.response(200, ContactListSchema)
-@errors(404)
-def client_contacts(client_id):
-    """The client's contact persons, the primary one first"""
-    return rpc.call("clients", "list_contacts", client_id=client_id)
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, ContactPageSchema, headers=LINK_HEADER)
+@errors(404, 422)
+def client_contacts(query, client_id):
+    """The client's contact persons, the primary one first, then by name"""
+    page = rpc.call("clients", "list_contacts", client_id=client_id, limit=query["limit"],
+                    cursor=query.get("cursor"))
+    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"])
 
 
 @blp.route("/<client_id>/contacts", methods=["POST"])

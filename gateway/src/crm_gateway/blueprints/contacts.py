@@ -6,24 +6,18 @@ from flask_smorest import Blueprint
 from .. import rpc
 from ..auth import requires
 from ..schemas import ContactErasedSchema, ContactPatchSchema, ContactSchema
-from . import (IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
-               problem_responses, require_json, takes_no_body)
+from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
+               problem_responses, require_json, takes_no_body, with_etag)
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts",
                 description="Contact persons of clients")
 blp.before_request(require_json)
 
-ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description":
-                        'W/"<version>": send it back in If-Match to change the contact'}}
 VCARD = "text/vcard"
 
 
 def errors(*codes):
     return problem_responses(blp, *codes)
-
-
-def with_etag(contact: dict, status: int = 200):
-    return contact, status, {"ETag": f'W/"{contact["version"]}"'}
 
 
 def vcard_response(text: str, filename: str) -> Response:

@@ -38,3 +38,27 @@ def newest_first(session, query, time_column, id_column, limit, cursor: str | No
     found = (rows or (lambda q: session.scalars(q).all()))(query.limit(limit + 1))
     next_cursor = encode_cursor(*key(found[limit - 1])) if len(found) > limit else None
     return {"items": [dump(row) for row in found[:limit]], "next_cursor": next_cursor}
+
+
+def offset_page(fetch: Callable[[int, int], list], limit, cursor: str | None,
+                dump: Callable) -> dict:
+    """One page of a list in a fixed order that is not a time (a client's contact persons,
+    a group of companies): `fetch(offset, count)` gives the rows; the cursor carries the
+    offset. A row added before the cursor's place shifts the rest by one, which these small,
+    rarely changing lists can afford."""
+    limit = max(1, min(int(limit or 50), MAX_LIMIT))
+    offset = _decode_offset(cursor) if cursor else 0
+    rows = fetch(offset, limit + 1)
+    next_cursor = base64.urlsafe_b64encode(f"o|{offset + limit}".encode()).decode() \
+        if len(rows) > limit else None
+    return {"items": [dump(row) for row in rows[:limit]], "next_cursor": next_cursor}
+
+
+def _decode_offset(cursor: str) -> int:
+    try:
+        kind, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        if kind != "o" or not offset.isdigit():
+            raise ValueError(cursor)
+        return int(offset)
+    except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error
+        raise ValidationFailed({"cursor": ["Not a valid cursor."]}) from exc

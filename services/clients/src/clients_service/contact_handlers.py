@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import rfc3339, utcnow
 from crm_common.fields import load
+from crm_common.pagination import offset_page
 
 from . import vcard
 from .contacts import Contact, ContactLink, new_contact
@@ -30,6 +31,7 @@ _patch_schema = ContactPatchSchema()
 _link_schema = ContactLinkSchema()
 _contact_schema = ContactSchema()
 _links_schema = LinkSchema(many=True)
+_link_schema_one = LinkSchema()
 
 
 def to_resource(contact: Contact, links: list[ContactLink]) -> dict:
@@ -82,11 +84,13 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
     return uow.commit_once(ADD, idempotency_key, request, to_resource(contact, links))
 
 
-def list_contacts(uow, client_id: str) -> dict:
+def list_contacts(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
+    """The client's contact persons, the primary one first, then by name."""
     Clients(uow.session).get(client_id)
-    return {"items": [dict(to_resource(contact, Contacts(uow.session).links_of(contact.id)),
-                           link=LinkSchema().dump(link))
-                      for contact, link in Contacts(uow.session).of_client(client_id)]}
+    repo = Contacts(uow.session)
+    return offset_page(lambda offset, count: repo.of_client(client_id, offset, count), limit,
+                       cursor, lambda found: dict(to_resource(found[0], repo.links_of(
+                           found[0].id)), link=_link_schema_one.dump(found[1])))
 
 
 def get_contact(uow, contact_id: str) -> dict:

@@ -6,6 +6,7 @@ position at that client and whether the person is that client's primary contact.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .changes import assign
 from .contact_data import first_value
 
 EDITABLE = ("first_name", "last_name", "degree", "position", "emails", "phones", "note",
@@ -45,12 +46,7 @@ class Contact:
 
     def edit(self, values: dict, actor: str | None, now: datetime) -> dict:
         """{field: {before, after}} of what changed."""
-        changes = {}
-        for name, after in values.items():
-            before = getattr(self, name)
-            if before != after:
-                changes[name] = {"before": before, "after": after}
-                setattr(self, name, after)
+        changes = assign(self, values)
         if changes:
             self.updated_by, self.updated_at = actor, now
             self.version += 1

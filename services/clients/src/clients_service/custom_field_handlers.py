@@ -32,7 +32,7 @@ def definition_event(definition: Definition) -> dict:
 def list_definitions(uow, applies_to: str | None = None, include_retired: bool = False
                      ) -> dict:
     return {"items": [to_resource(d) for d in CustomFields(uow.session).all(
-        applies_to, include_retired)]}
+        applies_to, include_retired)], "next_cursor": None}  # a few dozen at most
 
 
 def create_definition(uow, payload: dict, idempotency_key: str | None = None) -> dict:

@@ -11,6 +11,8 @@ from datetime import date, datetime
 
 from marshmallow import ValidationError, validate
 
+from .changes import assign
+
 TYPES = ("text", "number", "decimal", "date", "bool", "choice", "multi_choice", "url", "email")
 APPLIES_TO = ("client", "contact", "deal")
 UNIQUE_TYPES = ("text", "url", "email", "decimal")  # compared as text, on both databases
@@ -36,12 +38,7 @@ class Definition:
     version: int = 1
 
     def edit(self, values: dict, now: datetime) -> dict:
-        changes = {}
-        for name, after in values.items():
-            before = getattr(self, name)
-            if before != after:
-                changes[name] = {"before": before, "after": after}
-                setattr(self, name, after)
+        changes = assign(self, values)
         if changes:
             self.updated_at = now
             self.version += 1

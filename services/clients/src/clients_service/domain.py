@@ -10,6 +10,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from crm_common import ico
 from crm_common.events import rfc3339, to_utc
 
+from .changes import assign
 from .contact_data import InvalidValue, first_value, with_first_value
 
 KINDS = ("company", "person")
@@ -109,12 +110,7 @@ class Client:
             values["ico"] = normalize_ico(values["ico"])
         if "dic" in values:
             values["dic"] = normalize_dic(values["dic"])
-        changes = {}
-        for name, after in values.items():
-            before = getattr(self, name)
-            if before != after:
-                changes[name] = {"before": before, "after": after}
-                setattr(self, name, after)
+        changes = assign(self, values)
         for single, many in (("email", "emails"), ("phone", "phones")):
             before, after = getattr(self, single), first_value(getattr(self, many))
             if before != after:

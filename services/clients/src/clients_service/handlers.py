@@ -8,6 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import parse_time, rfc3339, utcnow
 from crm_common.fields import load
+from crm_common.pagination import offset_page
 
 from .domain import EDITABLE, Client, new_client_fields, registry_view
 from .orm import clients
@@ -23,7 +24,6 @@ RESTORE = "clients.restore"
 ERASE = "clients.erase"
 ERASED = "(erased)"  # what the history shows in place of an erased value
 MAX_BATCH = 1000
-MAX_SUBSIDIARIES = 5000
 REGISTRY_ACTOR = "system:ares"  # who the history names for what the register changed
 _create_schema = ClientCreateSchema()
 _patch_schema = ClientPatchSchema()
@@ -236,13 +236,15 @@ def _archive_or_restore(uow, operation: str, client_id: str, if_match, idempoten
     return uow.commit_once(operation, idempotency_key, request, to_resource(client))
 
 
-def subsidiaries(uow, client_id: str, depth: str = "1", limit: int = 1000) -> dict:
-    """The client's subsidiaries: direct ones (`depth=1`) or the whole group (`all`)."""
+def subsidiaries(uow, client_id: str, depth: str = "1", limit: int = 50,
+                 cursor: str | None = None) -> dict:
+    """The client's subsidiaries: direct ones (`depth=1`) or the whole group (`all`), level
+    by level, a page at a time."""
     if depth not in ("1", "all"):
         raise ValidationFailed({"depth": ["1 (direct subsidiaries) or all (the subtree)."]})
-    limit = max(1, min(int(limit), MAX_SUBSIDIARIES))
-    found = Clients(uow.session).subsidiaries(client_id, depth == "all", limit)
-    return {"items": [to_resource(client) for client in found]}
+    repo = Clients(uow.session)
+    return offset_page(lambda offset, count: repo.subsidiaries(
+        client_id, depth == "all", offset + count)[offset:], limit, cursor, to_resource)
 
 
 def erase_client(uow, client_id: str, idempotency_key: str | None = None) -> dict:

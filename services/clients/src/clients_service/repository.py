@@ -65,7 +65,7 @@ class Clients:
 
     def subsidiaries(self, client_id: str, whole_subtree: bool, limit: int) -> list[Client]:
         """Direct subsidiaries, or the whole subtree level by level (parents before their
-        children), at most `limit`."""
+        children, by name within a level), the first `limit` of them."""
         self.get(client_id)
         found, level, seen = [], [client_id], {client_id}
         while level and len(found) < limit:
@@ -133,7 +133,8 @@ class Contacts:
             columns.contact_id == contact_id).order_by(columns.created_at, columns.client_id))
         return [_link(row) for row in rows]
 
-    def of_client(self, client_id: str) -> list[tuple[Contact, ContactLink]]:
+    def of_client(self, client_id: str, offset: int = 0, limit: int | None = None
+                  ) -> list[tuple[Contact, ContactLink]]:
         """The client's contact persons, the primary one first, then by name."""
         columns = client_contacts.c
         rows = self.session.execute(
@@ -141,7 +142,7 @@ class Contacts:
                 client_contacts, columns.contact_id == contacts.c.id)
             .where(columns.client_id == client_id)
             .order_by(columns.is_primary.desc(), contacts.c.last_name, contacts.c.first_name,
-                      contacts.c.id))
+                      contacts.c.id).offset(offset).limit(limit))
         return [(row[0], _link(row)) for row in rows]
 
     def link_of(self, client_id: str, contact_id: str) -> ContactLink | None:

@@ -46,9 +46,9 @@ class ClientsService(HealthCheck):
             return handlers.restore_client(uow, client_id, if_match, idempotency_key)
 
     @rpc
-    def subsidiaries(self, client_id, depth="1", limit=1000):
+    def subsidiaries(self, client_id, depth="1", limit=50, cursor=None):
         with self.db() as uow:
-            return handlers.subsidiaries(uow, client_id, depth, limit)
+            return handlers.subsidiaries(uow, client_id, depth, limit, cursor)
 
     @rpc
     def erase(self, client_id, idempotency_key=None):
@@ -81,9 +81,9 @@ class ClientsService(HealthCheck):
             return contacts.add_contact(uow, client_id, contact, idempotency_key)
 
     @rpc
-    def list_contacts(self, client_id):
+    def list_contacts(self, client_id, limit=50, cursor=None):
         with self.db() as uow:
-            return contacts.list_contacts(uow, client_id)
+            return contacts.list_contacts(uow, client_id, limit, cursor)
 
     @rpc
     def get_contact(self, contact_id):

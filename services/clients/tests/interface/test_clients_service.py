@@ -63,3 +63,78 @@ def test_registry_data_is_applied_once(service, event_tap, amqp_uri):
         "detail": "x", "will_retry": True, "attempt": 1, "next_attempt_at": None}))
     tap.wait_for(lambda e: e["subject"] == marker["id"])
     assert len([e for e in tap.of_type("client.updated") if e["subject"] == client["id"]]) == 1
+
+
+def _both_at_once(calls):
+    """Run the calls in threads released together; (results, errors) in call order."""
+    import threading
+    start, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index, call):
+        start.wait()
+        try:
+            results[index] = call()
+        except RemoteError as exc:
+            results[index] = exc
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_concurrent_edits_with_one_version_one_wins(service, amqp_uri):
+    client = service.call("clients", "create", {"payload": {"name": "Souběh"}})
+    pools = [RpcPool(amqp_uri) for _ in range(2)]
+    try:
+        results = _both_at_once([
+            lambda pool=pool, value=value: pool.call("clients", "update", {
+                "client_id": client["id"], "changes": {"industry": value},
+                "if_match": client["version"]}) for pool, value in zip(pools, ("IT", "stavby"))])
+    finally:
+        for pool in pools:
+            pool.close()
+    won = [r for r in results if isinstance(r, dict)]
+    lost = [r for r in results if isinstance(r, RemoteError)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert lost[0].exc_type == "PreconditionFailed"
+    history = service.call("clients", "history", {"client_id": client["id"]})["items"]
+    assert [h["action"] for h in history] == ["updated", "created"]
+    assert service.call("clients", "get", {"client_id": client["id"]})["industry"] == \
+        won[0]["industry"]
+
+
+def test_concurrent_primary_contacts_leave_one_primary(service, amqp_uri):
+    client = service.call("clients", "create", {"payload": {"name": "Dva primární"}})
+    people = [service.call("clients", "add_contact", {
+        "client_id": client["id"], "contact": {"last_name": name, "primary": False}})
+        for name in ("Novák", "Svoboda")]
+    pools = [RpcPool(amqp_uri) for _ in range(2)]
+    try:
+        results = _both_at_once([
+            lambda pool=pool, person=person: pool.call("clients", "update_contact_link", {
+                "client_id": client["id"], "contact_id": person["id"],
+                "changes": {"primary": True}}) for pool, person in zip(pools, people)])
+    finally:
+        for pool in pools:
+            pool.close()
+    assert all(isinstance(r, dict) or r.exc_type == "Conflict" for r in results), results
+    listed = service.call("clients", "list_contacts", {"client_id": client["id"]})["items"]
+    assert sum(1 for c in listed if c["link"]["primary"]) == 1
+
+
+def test_archive_and_contacts_are_published(service, event_tap):
+    tap = event_tap([("clients.events", "#")])
+    client = service.call("clients", "create", {"payload": {"name": "Události"}})
+    service.call("clients", "archive", {"client_id": client["id"]})
+    jan = service.call("clients", "add_contact", {"client_id": client["id"],
+                                                  "contact": {"last_name": "Novák"}})
+    tap.wait_for(lambda e: e["type"] == "contact.created" and e["subject"] == jan["id"])
+    archived = tap.wait_for(lambda e: e["type"] == "client.archived"
+                            and e["subject"] == client["id"])
+    assert archived["data"]["archived_at"] and archived["data"]["name"] == "Události"
+    with pytest.raises(RemoteError) as exc:
+        service.call("clients", "update", {"client_id": client["id"],
+                                           "changes": {"industry": "IT"}, "if_match": 1})
+    assert exc.value.exc_type == "PreconditionFailed"

@@ -6,21 +6,8 @@ from sqlalchemy import select
 
 from clients_service import handlers
 from clients_service.contact_data import InvalidValue, normalize_bank_account, normalize_phone
-from clients_service.orm import metadata
-from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
-from crm_common.events import EventContext
-from crm_common.messaging import metadata as messaging_metadata, outbox
-from crm_common.uow import UnitOfWork
-
-
-@pytest.fixture
-def uow(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'clients.db'}")
-    metadata.create_all(engine)
-    messaging_metadata.create_all(engine)
-    factory = make_session_factory(engine)
-    return lambda actor="user:alice": UnitOfWork(factory, "clients", EventContext(actor=actor))
+from crm_common.messaging import outbox
 
 
 def _events(uow_factory, event_type=None):
@@ -352,3 +339,15 @@ def test_edits_before_any_ico_are_no_overrides(uow):
     assert edited["registry_overrides"] == []
     with uow() as u, pytest.raises(ValidationFailed):
         handlers.update_client(u, client["id"], {"registry_overrides": ["email"]})
+
+
+def test_a_large_group_comes_a_page_at_a_time(uow):
+    group = _create(uow, name="Skupina")
+    for name in ("A", "B", "C"):
+        _create(uow, name=name, parent_id=group["id"])
+    with uow() as u:
+        first = handlers.subsidiaries(u, group["id"], depth="all", limit=2)
+        rest = handlers.subsidiaries(u, group["id"], depth="all", limit=2,
+                                     cursor=first["next_cursor"])
+    assert [c["name"] for c in first["items"] + rest["items"]] == ["A", "B", "C"]
+    assert rest["next_cursor"] is None

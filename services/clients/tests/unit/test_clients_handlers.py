@@ -5,20 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from clients_service import handlers
-from clients_service.orm import metadata
-from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import NotFound, ValidationFailed
-from crm_common.messaging import metadata as messaging_metadata, outbox
-from crm_common.uow import UnitOfWork
-
-
-@pytest.fixture
-def uow(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'clients.db'}")
-    metadata.create_all(engine)
-    messaging_metadata.create_all(engine)
-    factory = make_session_factory(engine)
-    return lambda: UnitOfWork(factory, "clients")
+from crm_common.messaging import outbox
 
 
 def _outbox(uow_factory):
@@ -143,13 +131,11 @@ def test_concurrent_requests_with_one_key_make_one_client(uow):
     assert len(_outbox(uow)) == 1
 
 
-def test_the_plain_read_answers_as_the_unit_of_work_does(uow, tmp_path):
+def test_the_plain_read_answers_as_the_unit_of_work_does(uow, engine):
     with uow() as u:
         created = handlers.create_client(u, {"name": "Superfaktura", "ico": "1569651",
                                              "registered_address": {"city": "Praha"}})
-    engine = make_engine(f"sqlite:///{tmp_path / 'clients.db'}")
     with engine.connect() as connection:
         assert handlers.read_client(connection, created["id"]) == created
         with pytest.raises(NotFound):
             handlers.read_client(connection, "nope")
-    engine.dispose()

@@ -5,21 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from clients_service import contact_handlers as contacts, handlers
-from clients_service.orm import metadata
-from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
-from crm_common.events import EventContext
-from crm_common.messaging import metadata as messaging_metadata, outbox
-from crm_common.uow import UnitOfWork
-
-
-@pytest.fixture
-def uow(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'clients.db'}")
-    metadata.create_all(engine)
-    messaging_metadata.create_all(engine)
-    factory = make_session_factory(engine)
-    return lambda: UnitOfWork(factory, "clients", EventContext(actor="user:alice"))
+from crm_common.messaging import outbox
 
 
 def _events(uow_factory, event_type):
@@ -158,3 +145,17 @@ def test_vcards_parse_back_with_diacritics_intact(uow):
         [single] = vobject.readComponents(contacts.contact_vcard(
             u, contacts.list_contacts(u, client["id"])["items"][1]["id"]))
     assert single.fn.value == "Šárka Říhová"
+
+
+def test_a_clients_contacts_come_a_page_at_a_time(uow):
+    client = _client(uow)
+    for name in ("Adam", "Bartoš", "Cibulka"):
+        _add(uow, client["id"], last_name=name)
+    with uow() as u:
+        first = contacts.list_contacts(u, client["id"], limit=2)
+        rest = contacts.list_contacts(u, client["id"], limit=2, cursor=first["next_cursor"])
+    names = [c["last_name"] for c in first["items"] + rest["items"]]
+    assert names == ["Adam", "Bartoš", "Cibulka"]  # Adam, the first, is the primary one
+    assert rest["next_cursor"] is None
+    with uow() as u, pytest.raises(ValidationFailed):
+        contacts.list_contacts(u, client["id"], cursor="garbage")

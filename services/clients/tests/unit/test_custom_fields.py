@@ -5,21 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from clients_service import contact_handlers, custom_field_handlers as custom, handlers
-from clients_service.orm import metadata
-from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import Conflict, ValidationFailed
-from crm_common.events import EventContext
-from crm_common.messaging import metadata as messaging_metadata, outbox
-from crm_common.uow import UnitOfWork
-
-
-@pytest.fixture
-def uow(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'clients.db'}")
-    metadata.create_all(engine)
-    messaging_metadata.create_all(engine)
-    factory = make_session_factory(engine)
-    return lambda: UnitOfWork(factory, "clients", EventContext(actor="admin:bootstrap"))
+from crm_common.messaging import outbox
 
 
 def _define(uow_factory, **definition):

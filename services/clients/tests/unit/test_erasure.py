@@ -5,29 +5,12 @@ import pytest
 from sqlalchemy import select, text, update
 
 from clients_service import contact_handlers as contacts, handlers
-from clients_service.orm import metadata
-from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import Conflict, NotFound
-from crm_common.events import EventContext, utcnow
-from crm_common.messaging import metadata as messaging_metadata, outbox
-from crm_common.uow import UnitOfWork
+from crm_common.events import utcnow
+from crm_common.messaging import outbox
 
 SECRETS = ("Jana", "Nováková", "jana@example.cz", "+420603111222", "Lidická 5",
            "19-2000145399/0800", "tajná poznámka", "Zbyněk", "zbynek@example.cz")
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'clients.db'}")
-    metadata.create_all(engine)
-    messaging_metadata.create_all(engine)
-    return engine
-
-
-@pytest.fixture
-def uow(engine):
-    factory = make_session_factory(engine)
-    return lambda: UnitOfWork(factory, "clients", EventContext(actor="admin:bootstrap"))
 
 
 def _dump_all(engine) -> str:
