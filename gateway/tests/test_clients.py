@@ -328,7 +328,7 @@ def test_patch_sends_the_version_if_match_names(client, rpc, header, version):
     assert kwargs["client_id"] == CLIENT["id"] and kwargs["idempotency_key"]
 
 
-@pytest.mark.parametrize("header", ['W/"x"', "3", 'W/"1", W/"2"', '""'])
+@pytest.mark.parametrize("header", ['W/"x"', "3", 'W/"1", W/"2"', '""', '"\u00b2"', '"\u0663"'])
 def test_a_malformed_if_match_is_400_and_nothing_is_called(client, rpc, header):
     response = client.patch(f"/api/v1/clients/{CLIENT['id']}", json={"industry": "IT"},
                             headers=dict(AUTH, **{"If-Match": header}))
@@ -376,3 +376,23 @@ def test_history_pages(client, rpc):
     response = client.get(f"/api/v1/clients/{CLIENT['id']}/history?limit=1", headers=AUTH)
     assert response.status_code == 200 and response.json["items"] == [entry]
     assert "cursor=xyz" in response.headers["Link"]
+
+
+def test_json_nested_too_deeply_is_400(client, rpc):
+    body = '{"name": "a", "custom_fields": {"x": ' + "[" * 5000 + "]" * 5000 + "}}"
+    response = client.post("/api/v1/clients", data=body, headers=dict(
+        AUTH, **{"Content-Type": "application/json"}))
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert rpc.calls == []
+
+
+@pytest.mark.parametrize("body, field", [
+    ('{"name": "A\\u0000B"}', "name"), ('{"name": "\\ud800"}', "name"),
+    ('{"name": "A", "custom_fields": {"k": ["\\u0000"]}}', "custom_fields.k.0"),
+])
+def test_text_no_database_can_store_is_422(client, rpc, body, field):
+    response = client.post("/api/v1/clients", data=body, headers=dict(
+        AUTH, **{"Content-Type": "application/json"}))
+    assert response.status_code == 422, response.json
+    assert [e["field"] for e in response.json["errors"]] == [field]
+    assert rpc.calls == []

@@ -1,8 +1,9 @@
 """marshmallow schemas of the API: request validation and the OpenAPI document."""
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
 from crm_common import ico
+from crm_common.fields import FullMatch, StrictSchema as StoredTextSchema
 
 KINDS = ("company", "person")
 NOTE_TYPES = ("note", "meeting", "call", "email")
@@ -11,12 +12,11 @@ CATEGORIES = ("A", "B", "C")
 CHANNELS = ("email", "phone", "post", "meeting")
 ARCHIVED = ("false", "true", "only")
 MAX_LIST = 50
-CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="An ISO 4217 code such as CZK or EUR.")
+CURRENCY = FullMatch(r"^[A-Z]{3}$", error="An ISO 4217 code such as CZK or EUR.")
 
 
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE  # an unknown field is an error, never silently dropped
+class StrictSchema(StoredTextSchema):
+    """Unknown fields are errors, and text a database would refuse is refused here already."""
 
 
 class DigitsField(fields.String):
@@ -405,7 +405,7 @@ class DefinitionPatchSchema(StrictSchema):
 
 
 class DefinitionCreateSchema(DefinitionPatchSchema):
-    key = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,62}$"),
+    key = fields.String(required=True, validate=FullMatch(r"^[a-z][a-z0-9_]{0,62}$"),
                         metadata={"example": "erp_code"})
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))
     type = fields.String(required=True, validate=validate.OneOf(CUSTOM_TYPES))

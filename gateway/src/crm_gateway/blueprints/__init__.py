@@ -39,6 +39,8 @@ def require_json():
         json.loads(request.get_data(cache=True) or b"")
     except ValueError:
         return problem(400, "The request body is not valid JSON.")
+    except RecursionError:
+        return problem(400, "The request body is nested too deeply.")
     return None
 
 
@@ -80,7 +82,7 @@ def if_match() -> int | None:
     if tag.startswith("W/"):
         tag = tag[2:]
     digits = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else ""
-    if not digits.isdigit() or len(digits) > 18:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
         raise BadRequest('If-Match must be one ETag as GET answered it, e.g. W/"3".')
     return int(digits)
 

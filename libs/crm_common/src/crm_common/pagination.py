@@ -57,7 +57,7 @@ def offset_page(fetch: Callable[[int, int], list], limit, cursor: str | None,
 def _decode_offset(cursor: str) -> int:
     try:
         kind, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        if kind != "o" or not offset.isdigit():
+        if kind != "o" or not (offset.isascii() and offset.isdigit()):
             raise ValueError(cursor)
         return int(offset)
     except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error

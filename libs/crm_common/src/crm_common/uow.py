@@ -3,7 +3,7 @@ import hashlib
 import json
 from typing import Callable
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -117,15 +117,18 @@ class UnitOfWork:
 
     def forget(self, ids: list[str]) -> None:
         """Erasure (GDPR): drop what the messaging tables still hold about these records:
-        outbox rows already published whose event names one of `ids`, and the stored
-        answers of Idempotency-Keys that mention one. Rows still to be published stay (the
-        events are owed to subscribers; the erasure event follows them)."""
+        outbox rows already published whose event names one of `ids`; the stored answers
+        of Idempotency-Keys that mention one become `{"id", "erased": true}` (the key stays
+        used, so a late retry of the request that created the record cannot create it
+        again). Rows still to be published stay (the events are owed to subscribers; the
+        erasure event follows them)."""
         for record_id in ids:
             pattern = f"%{record_id}%"
             self.session.execute(delete(outbox).where(outbox.c.sent_at.is_not(None),
                                                       outbox.c.payload.like(pattern)))
-            self.session.execute(delete(idempotency_keys).where(
-                idempotency_keys.c.response.like(pattern)))
+            self.session.execute(update(idempotency_keys).where(
+                idempotency_keys.c.response.like(pattern)).values(
+                    response=json.dumps({"id": record_id, "erased": True})))
 
     def _key_scope(self, operation: str) -> str:
         return f"{operation}:{self.context.actor}"  # a key is its caller's own

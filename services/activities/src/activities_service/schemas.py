@@ -1,14 +1,12 @@
 """marshmallow at the edge: what callers may send, and the resource they get back."""
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from crm_common.fields import UtcDateTime
+from crm_common.fields import StrictSchema, UtcDateTime
 
 from .domain import TYPES, USER_TYPES
 
 
-class NoteCreateSchema(Schema):
-    class Meta:
-        unknown = RAISE  # an unknown field is an error, never silently dropped
+class NoteCreateSchema(StrictSchema):
 
     client_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
     deal_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=36))

@@ -2,12 +2,15 @@
 
 Every normaliser returns the canonical form or raises `InvalidValue` naming the field.
 """
+import re
+
 import phonenumbers
 from stdnum import iban
 from stdnum.cz import bankaccount
-from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.exceptions import InvalidFormat, ValidationError as StdnumError
 
 DEFAULT_REGION = "CZ"  # numbers typed without a country code are Czech
+_CZECH_ACCOUNT = re.compile(r"([0-9]{1,6}-)?[0-9]{2,10}/[0-9]{4}")  # all of it, nothing after
 
 
 class InvalidValue(ValueError):
@@ -29,7 +32,9 @@ def normalize_phone(value, field_name: str = "phone") -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidValue(field_name, f"{value!r} is not a valid phone number "
                                        "(numbers without +country code are taken as Czech).")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # an extension is kept, as RFC 3966 writes it
+    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
 def normalize_bank_account(value, field_name: str = "number") -> str:
@@ -38,6 +43,8 @@ def normalize_bank_account(value, field_name: str = "number") -> str:
     text = str(value or "").strip()
     try:
         if "/" in text:
+            if not _CZECH_ACCOUNT.fullmatch(text.replace(" ", "")):
+                raise InvalidFormat()
             compact = bankaccount.validate(text)
             prefix_number, bank = compact.split("/")
             prefix, _, number = prefix_number.rpartition("-")

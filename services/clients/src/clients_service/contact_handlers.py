@@ -56,6 +56,8 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
     existing = isinstance(payload, dict) and "contact_id" in payload
     data = load(_link_schema if existing else _create_schema, payload)
     client = Clients(uow.session).get(client_id)
+    if client.erased_at is not None:
+        raise Conflict(f"client {client_id} was erased (GDPR): it takes no contact persons")
     repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
     if existing:
         contact = repo.get(data["contact_id"])

@@ -61,6 +61,8 @@ def update_definition(uow, definition_id: str, payload: dict,
         return replayed
     data = load(_patch_schema, payload)
     definition = CustomFields(uow.session).get(definition_id)
+    if definition.retired_at is not None:
+        raise Conflict(f"custom field {definition.key} is retired: define another")
     if "choices" in data and definition.type not in ("choice", "multi_choice"):
         raise ValidationFailed({"choices": ["Only a choice field has choices."]})
     if definition.type in ("choice", "multi_choice") and data.get("choices") == []:

@@ -17,8 +17,9 @@ TYPES = ("text", "number", "decimal", "date", "bool", "choice", "multi_choice", 
 APPLIES_TO = ("client", "contact", "deal")
 UNIQUE_TYPES = ("text", "url", "email", "decimal")  # compared as text, on both databases
 MAX_TEXT = 2000
-_DECIMAL = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,10})?$")
-_url = validate.URL(require_tld=False)
+_DECIMAL = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,10})?")  # fullmatch: all of it
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_url = validate.URL(require_tld=False, schemes={"http", "https"})
 _email = validate.Email()
 
 
@@ -57,12 +58,12 @@ class Definition:
                 raise ValueError("A number.")
             return value
         if kind == "decimal":
-            if not isinstance(value, str) or not _DECIMAL.match(value):
+            if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
                 raise ValueError('An exact decimal string such as "1250.50".')
             return value
         if kind == "date":
             try:
-                if isinstance(value, str) and len(value) == 10:
+                if isinstance(value, str) and _DATE.fullmatch(value):
                     return date.fromisoformat(value).isoformat()
             except ValueError:
                 pass
@@ -105,7 +106,7 @@ def checked_values(definitions: dict[str, Definition], sent, current: dict,
             errors[name] = ["Unknown custom field."]
         elif definition.retired_at is not None:
             errors[name] = ["This custom field is retired: its values are kept, not changed."]
-        elif value is None:
+        elif value is None or (isinstance(value, str) and not value.strip()):
             if definition.required:
                 errors[name] = ["Required."]
             values.pop(key, None)
@@ -117,6 +118,7 @@ def checked_values(definitions: dict[str, Definition], sent, current: dict,
     if creating:
         for key, definition in definitions.items():
             if definition.required and definition.retired_at is None and \
-                    values.get(key) is None and f"custom_fields.{key}" not in errors:
+                    values.get(key) in (None, "", []) and \
+                    f"custom_fields.{key}" not in errors:
                 errors[f"custom_fields.{key}"] = ["Required."]
     return values, errors

@@ -103,6 +103,10 @@ class Client:
         lists whole. Returns {field: {before, after}} of what really changed."""
         values = dict(values)
         overrides = values.pop("registry_overrides", None)
+        for name in MERGED_OBJECTS:  # one key sent changes that key, never the others
+            if values.get(name) is not None:
+                values[name] = with_defaults(name, {**(getattr(self, name) or {}),
+                                                    **values[name]})
         for single, many in (("email", "emails"), ("phone", "phones")):
             if single in values:
                 values[many] = with_first_value(getattr(self, many), values.pop(single))
@@ -258,6 +262,19 @@ PERSONAL_FIELDS = ("name", "ico", "dic", "vat_payer", "vat_group_dic", "legal_fo
                    "contact_preferences", "custom_fields", "registry_values",
                    "registry_overrides")
 
+# objects of a client whose keys a PATCH changes one by one, and what their keys are when
+# never given (so that dropping `do_not_contact` can never read as consent)
+MERGED_OBJECTS = {
+    "billing": {"currency": None, "payment_terms_days": None, "credit_limit": None,
+                "price_group": None},
+    "contact_preferences": {"preferred_channel": None, "do_not_contact": False},
+}
+
+
+def with_defaults(name: str, value: dict) -> dict:
+    return {**MERGED_OBJECTS[name], **value}
+
+
 # what a user may set on create and change with PATCH (`email` / `phone` stand for the
 # first of `emails` / `phones`); the rest is the register's or the system's
 EDITABLE = ("kind", "name", "ico", "dic", "email", "phone", "registered_address", "website",
@@ -277,6 +294,9 @@ def new_client_fields(client_id: str, data: dict, now: datetime, actor: str | No
               if f.default is not dataclasses.MISSING
               or f.default_factory is not dataclasses.MISSING}
     values.update({name: data[name] for name in EDITABLE if name in data})
+    for name in MERGED_OBJECTS:
+        if values.get(name) is not None:
+            values[name] = with_defaults(name, values[name])
     emails = data.get("emails") or with_first_value([], data.get("email"))
     phones = data.get("phones") or with_first_value([], data.get("phone"))
     values.update(

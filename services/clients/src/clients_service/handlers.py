@@ -173,7 +173,7 @@ def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | Non
     """Newest first, keyset-paginated; archived clients only when asked for."""
     if ico:  # a search, so no check digit test: an IČO typed wrong simply finds nothing
         digits = str(ico).replace(" ", "")
-        if not digits.isdigit() or len(digits) > 8:
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 8:
             raise ValidationFailed({"ico": ["IČO must be up to 8 digits."]})
         ico = digits.zfill(8)
     if archived not in ARCHIVED_FILTERS:
@@ -280,7 +280,11 @@ def client_history(uow, client_id: str, limit: int = 50, cursor: str | None = No
 
 
 def _current(uow, client_id: str, if_match: int | None) -> Client:
+    """The client to change; an erased one is never changed again (nothing may bring the
+    person's data back)."""
     client = Clients(uow.session).get(client_id)
+    if client.erased_at is not None:
+        raise Conflict(f"client {client_id} was erased (GDPR): it cannot be changed")
     if if_match is not None and client.version != if_match:
         raise PreconditionFailed(f"client {client_id} is at version {client.version}, not "
                                  f"{if_match}: read it again and reapply your change")

@@ -2,7 +2,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text, cast, delete, insert, select, update
+from sqlalchemy import Text, cast, delete, insert, select, text, update
 
 from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.pagination import newest_first
@@ -14,6 +14,7 @@ from .orm import (client_contacts, client_history, clients, contacts,
                   custom_field_definitions)
 
 ARCHIVED_FILTERS = ("false", "true", "only")  # ?archived=: leave out, include, only
+HIERARCHY_LOCK = 0x636C69656E7473  # pg_advisory_xact_lock key of client hierarchy changes
 
 
 class Clients:
@@ -52,6 +53,11 @@ class Clients:
         """A parent must exist and must not be the client or one of its subsidiaries."""
         if parent_id is None:
             return
+        if self.session.get_bind().dialect.name == "postgresql":
+            # two concurrent moves (X under Y, Y under X) would each see no cycle: moves
+            # take turns (SQLite's writers always do), and each one sees the others' result
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                 {"key": HIERARCHY_LOCK})
         if self.session.get(Client, parent_id) is None:
             raise ValidationFailed({"parent_id": [f"Client {parent_id} does not exist."]})
         ancestor, seen = parent_id, set()

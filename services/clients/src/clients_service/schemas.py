@@ -1,8 +1,11 @@
 """marshmallow at the edge: what callers may send, and the resource they get back."""
-from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, validate,
+import re
+from decimal import Decimal
+
+from marshmallow import (Schema, ValidationError, fields, post_load, validate,
                          validates, validates_schema)
 
-from crm_common.fields import UtcDateTime
+from crm_common.fields import FullMatch, StrictSchema, UtcDateTime
 
 from .contact_data import normalize_bank_account, normalize_phone
 from .custom_fields import APPLIES_TO, TYPES as CUSTOM_TYPES, UNIQUE_TYPES
@@ -21,18 +24,12 @@ class AddressSchema(Schema):
     text = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
-class EmailSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class EmailSchema(StrictSchema):
     value = fields.Email(required=True, validate=validate.Length(max=254))
     label = LABEL
 
 
-class PhoneSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class PhoneSchema(StrictSchema):
     value = fields.String(required=True, validate=validate.Length(min=1, max=40))
     label = LABEL
 
@@ -41,12 +38,9 @@ class PhoneSchema(Schema):
         return dict(data, value=_normalized(normalize_phone, data["value"], "value"))
 
 
-class BankAccountSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class BankAccountSchema(StrictSchema):
     number = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    currency = fields.String(load_default="CZK", validate=validate.Regexp(
+    currency = fields.String(load_default="CZK", validate=FullMatch(
         r"^[A-Z]{3}$", error="An ISO 4217 code such as CZK or EUR."))
     primary = fields.Boolean(load_default=False)
 
@@ -55,44 +49,34 @@ class BankAccountSchema(Schema):
         return dict(data, number=_normalized(normalize_bank_account, data["number"], "number"))
 
 
-class DecimalString(fields.Decimal):
-    """An exact amount sent as a string ("250000.50"): a JSON number may already have lost
-    digits in the caller's float, so it is refused."""
+class Amount(fields.String):
+    """An exact amount of money as a decimal string ("250000.50"), at most 2 decimal places,
+    never rounded: a JSON number may already have lost digits in the caller's float, and
+    "12.345" is refused rather than quietly made "12.34". Stored with 2 places."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ValidationError('Send the amount as a decimal string, e.g. "250000.50".')
-        return super()._deserialize(value, attr, data, **kwargs)
+        if not isinstance(value, str) or not _AMOUNT.fullmatch(value):
+            raise ValidationError('A decimal string with at most 2 decimal places, e.g. '
+                                  '"250000.50".')
+        return f"{Decimal(value):.2f}"
 
 
-class BillingSchema(Schema):
-    class Meta:
-        unknown = RAISE
+_AMOUNT = re.compile(r"[0-9]{1,13}(\.[0-9]{1,2})?")
 
-    currency = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(
+
+class BillingSchema(StrictSchema):
+    """Each key sent replaces that key (a PATCH merges billing key by key)."""
+    currency = fields.String(allow_none=True, validate=FullMatch(
         r"^[A-Z]{3}$", error="An ISO 4217 code such as CZK or EUR."))
-    payment_terms_days = fields.Integer(allow_none=True, load_default=None,
-                                        strict=True, validate=validate.Range(0, 365))
-    # exact decimal strings ("250000.50"), never floats
-    credit_limit = DecimalString(allow_none=True, load_default=None, as_string=True,
-                                  places=2, allow_nan=False,
-                                  validate=validate.Range(0, 10 ** 13))
-    price_group = fields.String(allow_none=True, load_default=None,
-                                validate=validate.Length(max=60))
-
-    @post_load
-    def _exact(self, data, **_):
-        limit = data.get("credit_limit")
-        return dict(data, credit_limit=None if limit is None else str(limit))
+    payment_terms_days = fields.Integer(allow_none=True, strict=True,
+                                        validate=validate.Range(0, 365))
+    credit_limit = Amount(allow_none=True)
+    price_group = fields.String(allow_none=True, validate=validate.Length(max=60))
 
 
-class ContactPreferencesSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    preferred_channel = fields.String(allow_none=True, load_default=None,
-                                      validate=validate.OneOf(CHANNELS))
-    do_not_contact = fields.Boolean(load_default=False)
+class ContactPreferencesSchema(StrictSchema):
+    preferred_channel = fields.String(allow_none=True, validate=validate.OneOf(CHANNELS))
+    do_not_contact = fields.Boolean()
 
 
 class Tags(fields.List):
@@ -103,11 +87,8 @@ class Tags(fields.List):
         return list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
 
 
-class ClientFieldsSchema(Schema):
+class ClientFieldsSchema(StrictSchema):
     """Every field a user may set, on create and on PATCH."""
-    class Meta:
-        unknown = RAISE  # an unknown field is an error, never silently dropped
-
     kind = fields.String(validate=validate.OneOf(KINDS))
     name = fields.String(validate=validate.Length(min=1, max=255))
     ico = fields.Raw(allow_none=True)
@@ -271,10 +252,7 @@ class HistoryEntrySchema(Schema):
 
 # -- contact persons -------------------------------------------------------------------
 
-class ContactFieldsSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class ContactFieldsSchema(StrictSchema):
     first_name = fields.String(allow_none=True, validate=validate.Length(max=100))
     last_name = fields.String(allow_none=True, validate=validate.Length(max=100))
     degree = fields.String(allow_none=True, validate=validate.Length(max=60),
@@ -308,11 +286,8 @@ class ContactPatchSchema(ContactFieldsSchema):
     pass
 
 
-class ContactLinkSchema(Schema):
+class ContactLinkSchema(StrictSchema):
     """An existing contact person linked to (another) client, or a link changed."""
-    class Meta:
-        unknown = RAISE
-
     contact_id = fields.String(validate=validate.Length(min=1, max=36))
     position = fields.String(allow_none=True, validate=validate.Length(max=120))
     primary = fields.Boolean(allow_none=True)
@@ -346,10 +321,7 @@ class ContactSchema(Schema):
 
 # -- custom field definitions -----------------------------------------------------------
 
-class DefinitionPatchSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class DefinitionPatchSchema(StrictSchema):
     label = fields.String(validate=validate.Length(min=1, max=120))
     choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
                           validate=validate.Length(max=500))
@@ -362,7 +334,7 @@ class DefinitionPatchSchema(Schema):
 
 
 class DefinitionCreateSchema(DefinitionPatchSchema):
-    key = fields.String(required=True, validate=validate.Regexp(
+    key = fields.String(required=True, validate=FullMatch(
         r"^[a-z][a-z0-9_]{0,62}$", error="Lower-case letters, digits and _, starting with a "
                                          "letter (at most 63)."))
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))

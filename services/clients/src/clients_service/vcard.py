@@ -1,7 +1,11 @@
 """Contact persons as vCard 4.0 (RFC 6350), written with vobject, for Outlook and phones."""
+import re
+
 import vobject
 
 from .contacts import Contact, ContactLink
+
+_TOKEN = re.compile(r"[^\W_][\w-]{0,59}")  # letters, digits, - (any script)
 
 
 def vcards(people: list[tuple[Contact, ContactLink | None]], organisations: dict[str, str]
@@ -42,7 +46,9 @@ def vcard(contact: Contact, link: ContactLink | None, organisation: str | None) 
 
 
 def _typed(line, label: str | None, preferred: bool) -> None:
-    if label:
+    """A label that is a plain word (work, home, cell, fakturace) becomes the TYPE; any
+    other is left out rather than written into the card's syntax."""
+    if label and _TOKEN.fullmatch(label):
         line.params["TYPE"] = [label]
     if preferred:
         line.params["PREF"] = ["1"]

@@ -138,3 +138,23 @@ def test_archive_and_contacts_are_published(service, event_tap):
         service.call("clients", "update", {"client_id": client["id"],
                                            "changes": {"industry": "IT"}, "if_match": 1})
     assert exc.value.exc_type == "PreconditionFailed"
+
+
+def test_two_concurrent_moves_never_make_a_cycle(service, amqp_uri):
+    x = service.call("clients", "create", {"payload": {"name": "X"}})
+    y = service.call("clients", "create", {"payload": {"name": "Y"}})
+    pools = [RpcPool(amqp_uri) for _ in range(2)]
+    try:
+        results = _both_at_once([
+            lambda: pools[0].call("clients", "update", {"client_id": x["id"],
+                                                        "changes": {"parent_id": y["id"]}}),
+            lambda: pools[1].call("clients", "update", {"client_id": y["id"],
+                                                        "changes": {"parent_id": x["id"]}})])
+    finally:
+        for pool in pools:
+            pool.close()
+    assert sorted(type(r).__name__ for r in results) == ["RemoteError", "dict"], results
+    assert next(r for r in results if isinstance(r, RemoteError)).exc_type == "Conflict"
+    parents = [service.call("clients", "get", {"client_id": c["id"]})["parent_id"]
+               for c in (x, y)]
+    assert parents.count(None) == 1

@@ -159,3 +159,17 @@ def test_a_clients_contacts_come_a_page_at_a_time(uow):
     assert rest["next_cursor"] is None
     with uow() as u, pytest.raises(ValidationFailed):
         contacts.list_contacts(u, client["id"], cursor="garbage")
+
+
+def test_a_label_never_writes_into_the_vcards_syntax(uow):
+    import vobject
+    client = _client(uow)
+    _add(uow, client["id"], last_name="Novák", emails=[
+        {"value": "a@b.cz", "label": 'x"y'}, {"value": "c@d.cz", "label": "work\r\nX-INJ:1"},
+        {"value": "e@f.cz", "label": "fakturace"}])
+    with uow() as u:
+        text = contacts.client_vcards(u, client["id"])
+    assert "X-INJ" not in text
+    [card] = vobject.readComponents(text)
+    emails = {line.value: line.params.get("TYPE") for line in card.contents["email"]}
+    assert emails == {"a@b.cz": None, "c@d.cz": None, "e@f.cz": ["fakturace"]}

@@ -44,6 +44,22 @@ def test_values_are_checked_by_type(uow, kind, good, stored, bad):
     assert list(exc.value.errors) == ["custom_fields.pole"]
 
 
+def test_a_required_field_is_not_met_by_blank_text(uow):
+    _define(uow, key="smlouva", type="text", required=True)
+    for blank in ("", "   "):
+        with uow() as u, pytest.raises(ValidationFailed) as exc:
+            handlers.create_client(u, {"name": "X", "custom_fields": {"smlouva": blank}})
+        assert list(exc.value.errors) == ["custom_fields.smlouva"]
+
+
+@pytest.mark.parametrize("kind, bad", [("date", "20240101T0"), ("date", "2024-W01-1"),
+                                       ("url", "ftp://example.cz"), ("decimal", "12\n")])
+def test_strict_formats(uow, kind, bad):
+    _define(uow, key="pole", type=kind)
+    with uow() as u, pytest.raises(ValidationFailed):
+        handlers.create_client(u, {"name": "X", "custom_fields": {"pole": bad}})
+
+
 def test_choices(uow):
     _define(uow, key="segment", type="choice", choices=["SMB", "Enterprise"])
     _define(uow, key="zajmy", type="multi_choice", choices=["CRM", "ERP", "BI"])
@@ -117,6 +133,7 @@ def test_a_retired_field_keeps_its_values_and_refuses_new_ones(uow):
     ({"key": "x", "type": "bool", "unique": True}, "unique"),
     ({"key": "x", "type": "choice", "choices": ["a", "a"]}, "choices"),
     ({"key": "x", "type": "text", "applies_to": "invoice"}, "applies_to"),
+    ({"key": "abc\n", "type": "text"}, "key"),
 ])
 def test_bad_definitions_are_refused(uow, definition, field):
     with uow() as u, pytest.raises(ValidationFailed) as exc:
@@ -132,6 +149,10 @@ def test_update_changes_label_choices_and_required_only(uow):
     assert updated["choices"] == ["SMB", "Enterprise"] and updated["version"] == 2
     with uow() as u, pytest.raises(ValidationFailed):
         custom.update_definition(u, definition["id"], {"type": "text"})
+    with uow() as u:
+        custom.retire_definition(u, definition["id"])
+    with uow() as u, pytest.raises(Conflict):
+        custom.update_definition(u, definition["id"], {"label": "Starý"})
 
 
 def test_contacts_have_their_own_fields(uow):

@@ -65,6 +65,29 @@ def test_an_erased_person_leaves_nothing_behind(uow, engine):
     assert events[0]["data"]["client_id"] == jana["id"]
 
 
+def test_nothing_brings_an_erased_persons_data_back(uow):
+    jana = _person(uow)
+    with uow() as u:
+        handlers.erase_client(u, jana["id"])
+    for change in (lambda u: handlers.update_client(u, jana["id"], {"name": "Jana N."}),
+                   lambda u: handlers.restore_client(u, jana["id"]),
+                   lambda u: contacts.add_contact(u, jana["id"], {"last_name": "Novák"})):
+        with uow() as u, pytest.raises(Conflict):
+            change(u)
+    with uow() as u:  # a late retry of the request that created her creates nothing
+        replayed = handlers.create_client(u, {
+            "kind": "person", "name": "Jana Nováková", "email": "jana@example.cz",
+            "phone": "603 111 222", "registered_address": {"street": "Lidická 5"},
+            "bank_accounts": [{"number": "19-2000145399/0800"}],
+            "description": "tajná poznámka", "relationship": "customer"},
+            idempotency_key="k-create")
+    assert replayed == {"id": jana["id"], "erased": True}
+    with uow() as u:
+        assert handlers.list_clients(u, archived="true")["items"][0]["name"] == \
+            "Erased person"
+        assert len(handlers.list_clients(u, archived="true")["items"]) == 1
+
+
 def test_erasing_twice_changes_nothing_and_a_company_is_refused(uow):
     jana = _person(uow)
     with uow() as u:

@@ -14,6 +14,7 @@ import kombu.serialization
 from nameko.exceptions import UnserializableValueError, serialize
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 
+from ..errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from .consuming import SafeQueueConsumer
 from .database import DEADLINE_KEY, seconds_late
 from .publishing import ReplyPublisher
@@ -59,8 +60,15 @@ class BoundedRpcConsumer(RpcConsumer):
         return result, exc_info
 
 
+# the caller's mistakes, answered as 4xx: logged as warnings, not as the service's errors
+CALLER_ERRORS = (ValidationFailed, NotFound, Conflict, PreconditionFailed)
+
+
 class DeadlineRpc(Rpc):
     rpc_consumer = BoundedRpcConsumer()
+
+    def __init__(self, expected_exceptions=CALLER_ERRORS, **kwargs):
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
     def handle_message(self, body, message):
         late = seconds_late(message.headers.get(DEADLINE_HEADER))
