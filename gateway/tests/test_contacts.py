@@ -108,3 +108,9 @@ def test_an_administrator_erases(client, rpc):
     response = client.post(f"/api/v1/clients/{CLIENT['id']}/erase", headers=AUTH)
     assert response.status_code == 200 and response.json["erased_at"]
     assert rpc.calls[0][1] == "erase"
+
+
+def test_a_non_administrator_gets_403_before_any_word_about_the_body(client, rpc, sales):
+    response = client.post("/api/v1/custom-fields", data="not json",
+                           headers=dict(sales, **{"Content-Type": "text/plain"}))
+    assert response.status_code == 403

@@ -113,14 +113,22 @@ def test_client_record_upgrade_keeps_foundation_era_clients(dialect, tmp_path, m
     engine = sa.create_engine(url)
     created = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
     old = sa.table("clients", *(sa.column(name) for name in (
-        "id", "kind", "name", "ico", "email", "phone", "created_at", "updated_at", "version")),
+        "id", "kind", "name", "ico", "email", "phone", "created_at", "updated_at", "version",
+        "registry_status")), sa.column("vat_payer", sa.Boolean()),
         sa.column("nace", sa.JSON()), sa.column("registered_address", sa.JSON()))
     rows = [{"id": str(uuid.uuid4()), "kind": "company", "name": "Dvořák a syn s.r.o.",
              "ico": "25596641", "email": "info@dvorak.cz", "phone": "+420603111222",
              "nace": ["471"], "registered_address": {"city": "Brno"},
+             "registry_status": "ok", "vat_payer": True,
              "created_at": created, "updated_at": created, "version": 3},
             {"id": str(uuid.uuid4()), "kind": "person", "name": "Jana Nováková", "ico": None,
-             "email": None, "phone": None, "nace": [], "registered_address": None,
+             "registry_status": None, "vat_payer": None, "email": None, "phone": None, "nace": [], "registered_address": None,
+             "created_at": created, "updated_at": created, "version": 1},
+            {"id": str(uuid.uuid4()), "kind": "person", "name": "Typed", "ico": None,
+             "registry_status": None, "vat_payer": None, "email": None, "phone": "603 111 222", "nace": [], "registered_address": None,
+             "created_at": created, "updated_at": created, "version": 1},
+            {"id": str(uuid.uuid4()), "kind": "person", "name": "Nonsense", "ico": None,
+             "registry_status": None, "vat_payer": None, "email": None, "phone": "volat recepci", "nace": [], "registered_address": None,
              "created_at": created, "updated_at": created, "version": 1}]
     with engine.begin() as conn:
         conn.execute(sa.insert(old), rows)
@@ -139,14 +147,22 @@ def test_client_record_upgrade_keeps_foundation_era_clients(dialect, tmp_path, m
     assert as_json(dvorak.emails) == [{"value": "info@dvorak.cz", "label": None}]
     assert as_json(dvorak.phones) == [{"value": "+420603111222", "label": None}]
     assert as_json(jana.emails) == [] and as_json(jana.tags) == [] and jana.archived_at is None
-    assert sorted(history) == sorted([(rows[0]["id"], "created", None, 3),
-                                      (rows[1]["id"], "created", None, 1)])
+    assert sorted(history) == sorted([(row["id"], "created", None, row["version"])
+                                      for row in rows])
+    typed, nonsense = stored[rows[2]["id"]], stored[rows[3]["id"]]
+    assert as_json(typed.phones) == [{"value": "+420603111222", "label": None}]
+    assert typed.phone == "+420603111222"
+    assert as_json(nonsense.phones) == [{"value": "volat recepci", "label": "unverified"}]
 
     from clients_service import handlers  # the service reads the upgraded rows
     with engine.connect() as conn:
         resource = handlers.read_client(conn, rows[0]["id"])
     assert resource["email"] == "info@dvorak.cz" and resource["emails"][0]["value"] == \
         "info@dvorak.cz" and resource["nace"] == ["471"]
+    # the register's values of an enriched client, typed as the register gives them
+    assert resource["registry"]["values"]["vat_payer"] is True
+    assert resource["registry"]["values"]["nace"] == ["471"]
+    assert resource["registry_overrides"] == []
 
     command.downgrade(config, "0002")
     with engine.connect() as conn:

@@ -71,6 +71,7 @@ def requires(*roles: str):
         def guarded(*args, **kwargs):
             require_role(*roles)
             return view(*args, **kwargs)
+        guarded.required_roles = roles  # read by the blueprints' before_request checks
         return guarded
     return decorate
 

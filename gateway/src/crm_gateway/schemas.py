@@ -187,8 +187,9 @@ class HistoryEntrySchema(Schema):
     at = fields.String(metadata={"format": "date-time"})
     actor = fields.String(allow_none=True, metadata={
         "description": "who: a user, `system:ares` for the register, null when unknown"})
-    action = fields.String(metadata={"enum": ["created", "updated", "registry", "archived",
-                                              "restored"]})
+    action = fields.String(metadata={"enum": [
+        "created", "updated", "registry", "archived", "restored", "erased", "contact_added",
+        "contact_changed", "contact_removed", "contact_erased"]})
     changes = fields.Dict(metadata={"description": "{field: {before, after}}"})
     version = fields.Integer(allow_none=True, metadata={"description": "the client's version "
                                                                        "after the change"})

@@ -30,6 +30,9 @@ def require_json():
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
     view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "required_roles", None):
+        from ..auth import require_role  # noqa: PLC0415 - keep the package import light
+        require_role(*view.required_roles)  # a 403 before anything about the body
     if getattr(view, "takes_no_body", False) and not request.get_data(cache=True):
         return None  # an action such as archive: nothing to send
     if not request.is_json:

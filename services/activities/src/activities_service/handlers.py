@@ -1,6 +1,6 @@
 """Use cases of the timeline. Each runs in one unit of work and stages its events."""
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, select, text
 
 from crm_common.errors import ValidationFailed
 from crm_common.events import utcnow
@@ -53,6 +53,7 @@ def record_events(uow, events: list[dict]) -> None:
     """`record_event` for a batch (see `handle_events`): one bulk insert, in which an
     event that already has an entry (its unique event_id) is skipped."""
     entries = entries_from_events(events, utcnow())
+    _erasure_lock(uow, shared=True)
     erased = _erased(uow, set().union(*map(mentioned_records, entries))) if entries else set()
     entries = [redacted(e) if mentioned_records(e) & erased else e for e in entries]
     if entries:
@@ -77,6 +78,7 @@ def erase_records(uow, events: list[dict]) -> None:
             erased.append({"record_id": record_id, "kind": kind, "erased_at": now})
     if not erased:
         return
+    _erasure_lock(uow, shared=False)
     uow.session.execute(insert_ignoring_duplicates(uow.session, erasures), erased)
     columns = timeline_entries.c
     for record in erased:
@@ -87,6 +89,19 @@ def erase_records(uow, events: list[dict]) -> None:
     uow.session.flush()
     uow.forget([record["record_id"] for record in erased])
     record_events(uow, events)
+
+
+ERASURE_LOCK = 0x65726173757265  # pg_advisory_xact_lock key: erasures vs. new entries
+
+
+def _erasure_lock(uow, shared: bool) -> None:
+    """On PostgreSQL, batches of new entries (shared) and erasures (exclusive) take turns:
+    an entry committed while an erasure redacts would escape it, and an entry checked
+    against the erasures just before one commits would too. SQLite's writers always take
+    turns."""
+    if uow.session.get_bind().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        uow.session.execute(text(f"SELECT {function}(:key)"), {"key": ERASURE_LOCK})
 
 
 def _erased(uow, record_ids: set[str]) -> set[str]:

@@ -3,6 +3,7 @@
 The HTTP call happens outside any database transaction (ARES may take seconds); the
 outcome, its event and the inbox row then commit together.
 """
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,6 +11,7 @@ from sqlalchemy import delete, insert, select, update
 
 from crm_common.events import EventContext, rfc3339, to_utc, utcnow
 from crm_common.errors import ValidationFailed
+from crm_common.messaging import outbox
 
 from .client import FOUND, NOT_FOUND, UNAVAILABLE, LookupResult, is_valid_ico, \
     normalize_ico
@@ -57,7 +59,7 @@ def fetch(uow_factory, ares, ico: str, use_cache: bool = True) -> Outcome:
     return Outcome(ares.lookup(ico), utcnow())
 
 
-def on_client_created(uow_factory, ares, settings: Settings, event: dict) -> None:
+def look_up_client(uow_factory, ares, settings: Settings, event: dict) -> None:
     """A client with an IČO, new or given another one (client.created, client.updated):
     look it up once per event."""
     client = event["data"]["client"]
@@ -72,6 +74,24 @@ def on_client_created(uow_factory, ares, settings: Settings, event: dict) -> Non
             return
         record_outcome(uow, settings, outcome, client["id"], attempt=1)
         uow.commit()
+
+
+def forget_client(uow, event: dict) -> None:
+    """On `client.erased` (GDPR): no more lookups for the person, and nothing kept that
+    names them: their queued retries, the register's answers for their IČO (found through
+    the queue and the lookups this service published for them) and its messaging rows."""
+    client_id = event["data"]["client_id"]
+    icos = set(uow.session.scalars(select(refresh_queue.c.ico).where(
+        refresh_queue.c.client_id == client_id)))
+    for (payload,) in uow.session.execute(select(outbox.c.payload).where(
+            outbox.c.payload.like(f"%{client_id}%"))):
+        ico = (json.loads(payload).get("data") or {}).get("ico")
+        if ico:
+            icos.add(ico)
+    uow.session.execute(delete(refresh_queue).where(refresh_queue.c.client_id == client_id))
+    if icos:
+        uow.session.execute(delete(lookup_cache).where(lookup_cache.c.ico.in_(icos)))
+    uow.forget([client_id, *sorted(icos)])
 
 
 def record_outcome(uow, settings: Settings, outcome: Outcome, client_id: str,

@@ -8,7 +8,8 @@ from nameko.timer import timer
 
 from crm_common.config import env_float
 from crm_common.events import context_of
-from crm_common.nameko_glue import Database, HealthCheck, reliable_batch_handler, rpc
+from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
+                                    reliable_batch_handler, reliable_event_handler, rpc)
 
 from . import SERVICE, handlers
 from .client import DEFAULT_BASE_URL, AresClient
@@ -71,10 +72,14 @@ class AresService(HealthCheck):
                        if "ico" in (event["data"].get("changes") or {})
                        and event["data"].get("source") == "user"])
 
+    @reliable_event_handler("clients", "client.erased")
+    def on_client_erased(self, event):
+        handle_event(handlers.forget_client, self.db, "ares.erasure", event)
+
     def _look_up(self, events):
         def look_up(event):
-            handlers.on_client_created(lambda: self.db(context_of(event)), self.registry,
-                                       SETTINGS, event)
+            handlers.look_up_client(lambda: self.db(context_of(event)), self.registry,
+                                    SETTINGS, event)
 
         pool = eventlet.GreenPool(CONCURRENT_LOOKUPS)
         lookups = [pool.spawn(look_up, event) for event in events

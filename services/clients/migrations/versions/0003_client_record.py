@@ -1,8 +1,9 @@
 """the complete client record: contact lists, addresses, classification, billing, archive;
 the change history
 
-Existing clients keep every value: `emails` / `phones` start as their `email` / `phone`,
-the list columns as empty lists, and each client's history starts with one `created` row
+Existing clients keep every value: `emails` / `phones` start as their `email` / `phone`
+(a phone in E.164 when it is a valid number, else as typed, labelled "unverified"), the
+list columns as empty lists, and each client's history starts with one `created` row
 (at its creation time, actor unknown) so that no client has an empty history.
 
 Revision ID: 0003
@@ -10,6 +11,7 @@ Revises: 0002
 """
 import uuid
 
+import phonenumbers
 import sqlalchemy as sa
 from alembic import op
 
@@ -65,12 +67,14 @@ def upgrade():
                                         clients.c.created_at, clients.c.version)).all()
     contacts = [{"row_id": row.id,
                  "new_emails": [{"value": row.email, "label": None}] if row.email else [],
-                 "new_phones": [{"value": row.phone, "label": None}] if row.phone else []}
+                 "new_phones": [_phone(row.phone)] if row.phone else [],
+                 "new_phone": _phone(row.phone)["value"] if row.phone else None}
                 for row in rows if row.email or row.phone]
     if contacts:
         connection.execute(clients.update().where(clients.c.id == sa.bindparam("row_id"))
                            .values(emails=sa.bindparam("new_emails", type_=sa.JSON()),
-                                   phones=sa.bindparam("new_phones", type_=sa.JSON())),
+                                   phones=sa.bindparam("new_phones", type_=sa.JSON()),
+                                   phone=sa.bindparam("new_phone")),
                            contacts)
     if rows:
         connection.execute(history.insert(), [
@@ -80,6 +84,20 @@ def upgrade():
     with op.batch_alter_table("clients") as batch:
         for name in LISTS:
             batch.alter_column(name, existing_type=sa.JSON(), nullable=False)
+
+
+def _phone(typed: str) -> dict:
+    """A phone typed before numbers were checked: E.164 when it is a valid number (Czech
+    without a country code), else kept as typed and labelled so that someone looks at it."""
+    try:
+        number = phonenumbers.parse(typed.strip().replace("00", "+", 1)
+                                    if typed.strip().startswith("00") else typed, "CZ")
+        if phonenumbers.is_valid_number(number):
+            return {"value": phonenumbers.format_number(
+                number, phonenumbers.PhoneNumberFormat.E164), "label": None}
+    except phonenumbers.NumberParseException:
+        pass
+    return {"value": typed, "label": "unverified"}
 
 
 def downgrade():

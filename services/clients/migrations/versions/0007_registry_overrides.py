@@ -16,6 +16,8 @@ depends_on = None
 
 REGISTRY_FIELDS = ("name", "dic", "vat_payer", "vat_group_dic", "legal_form",
                    "legal_form_name", "nace", "registered_address", "dissolved_on")
+# typed, so SQLite's 1 is read back as true and its JSON text as lists and objects
+REGISTRY_TYPES = {"vat_payer": sa.Boolean(), "nace": sa.JSON(), "registered_address": sa.JSON()}
 
 
 def upgrade():
@@ -26,9 +28,8 @@ def upgrade():
     clients = sa.table("clients", sa.column("id"), sa.column("registry_status"),
                        sa.column("registry_values", sa.JSON()),
                        sa.column("registry_overrides", sa.JSON()),
-                       sa.column("nace", sa.JSON()), sa.column("registered_address", sa.JSON()),
-                       *(sa.column(name) for name in REGISTRY_FIELDS
-                         if name not in ("nace", "registered_address")))
+                       *(sa.column(name, REGISTRY_TYPES.get(name, sa.String()))
+                         for name in REGISTRY_FIELDS))
     connection.execute(clients.update().values(registry_overrides=[]))
     enriched = connection.execute(sa.select(clients).where(
         clients.c.registry_status == "ok")).all()

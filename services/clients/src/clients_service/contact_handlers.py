@@ -60,7 +60,7 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
         raise Conflict(f"client {client_id} was erased (GDPR): it takes no contact persons")
     repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
     if existing:
-        contact = repo.get(data["contact_id"])
+        contact = repo.get(data["contact_id"], for_update=True)
         if repo.link_of(client_id, contact.id):
             raise Conflict(f"contact_id: {contact.name} is already a contact of this client")
         links_before = repo.links_of(contact.id)
@@ -72,7 +72,10 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
     primary = data.get("primary")
     link = ContactLink(client_id, contact.id, data.get("position", contact.position),
                        not repo.has_contacts(client_id) if primary is None else primary)
-    _write(uow, lambda: repo.link(link, now))
+    if primary is None and link.primary:
+        link = _first_link(uow, repo, link, now)
+    else:
+        _write(uow, lambda: repo.link(link, now))
     links = repo.links_of(contact.id)
     Clients(uow.session).record(client, "contact_added", {"contacts": {
         "before": None, "after": _link_summary(contact, link)}}, actor, now)
@@ -90,9 +93,13 @@ def list_contacts(uow, client_id: str, limit: int = 50, cursor: str | None = Non
     """The client's contact persons, the primary one first, then by name."""
     Clients(uow.session).get(client_id)
     repo = Contacts(uow.session)
-    return offset_page(lambda offset, count: repo.of_client(client_id, offset, count), limit,
-                       cursor, lambda found: dict(to_resource(found[0], repo.links_of(
-                           found[0].id)), link=_link_schema_one.dump(found[1])))
+
+    def fetch(offset, count):
+        found = repo.of_client(client_id, offset, count)
+        links = repo.links_of_many([contact.id for contact, _ in found])
+        return [(contact, link, links.get(contact.id, [])) for contact, link in found]
+    return offset_page(fetch, limit, cursor, lambda found: dict(
+        to_resource(found[0], found[2]), link=_link_schema_one.dump(found[1])))
 
 
 def get_contact(uow, contact_id: str) -> dict:
@@ -151,7 +158,7 @@ def update_link(uow, client_id: str, contact_id: str, payload: dict,
     if "contact_id" in data:
         raise ValidationFailed({"contact_id": ["The contact is named in the path."]})
     repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
-    client, contact = Clients(uow.session).get(client_id), repo.get(contact_id)
+    client, contact = Clients(uow.session).get(client_id), repo.get(contact_id, for_update=True)
     before = _found_link(repo, client_id, contact)
     after = ContactLink(client_id, contact_id, data.get("position", before.position),
                         before.primary if data.get("primary") is None else data["primary"])
@@ -177,7 +184,7 @@ def remove_link(uow, client_id: str, contact_id: str, idempotency_key: str | Non
     if replayed is not None:
         return replayed
     repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
-    client, contact = Clients(uow.session).get(client_id), repo.get(contact_id)
+    client, contact = Clients(uow.session).get(client_id), repo.get(contact_id, for_update=True)
     link = _found_link(repo, client_id, contact)
     links_before = repo.links_of(contact_id)
     repo.unlink(client_id, contact_id)
@@ -198,7 +205,7 @@ def delete_contact(uow, contact_id: str, if_match: int | None = None,
     if replayed is not None:
         return replayed
     repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
-    contact = _current(repo, contact_id, if_match)
+    contact = _current(repo, contact_id, if_match, for_update=True)
     links = repo.links_of(contact_id)
     clients = Clients(uow.session)
     for link in links:
@@ -215,17 +222,24 @@ def delete_contact(uow, contact_id: str, if_match: int | None = None,
 def erase_contact(uow, contact_id: str, idempotency_key: str | None = None) -> dict:
     """GDPR erasure of a contact person: the person and their links are gone, the history
     rows that named them keep who did what when but no values, the messaging tables forget
-    them; `contact.erased` tells the other services to do the same."""
+    them; `contact.erased` tells the other services to do the same. A person deleted
+    earlier can be erased too (what the history and the timeline still say of them)."""
     request = {"contact_id": contact_id}
     replayed = uow.replay(ERASE, idempotency_key, request)
     if replayed is not None:
         return replayed
     repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
-    contact = repo.get(contact_id)
-    links = repo.links_of(contact_id)
-    repo.delete(contact)
-    _write(uow, uow.session.flush)
     clients = Clients(uow.session)
+    contact = uow.session.get(Contact, contact_id, with_for_update=True)
+    if contact is None:
+        named_in = clients.clients_mentioning(contact_id)
+        if not named_in:
+            raise NotFound(f"contact {contact_id} does not exist")
+        links = [ContactLink(client_id, contact_id) for client_id in named_in]
+    else:
+        links = repo.links_of(contact_id)
+        repo.delete(contact)
+        _write(uow, uow.session.flush)
     clients.scrub_history(mentioning=contact_id)
     for link in links:
         clients.record(clients.get(link.client_id), "contact_erased", {}, actor, now)
@@ -236,8 +250,25 @@ def erase_contact(uow, contact_id: str, idempotency_key: str | None = None) -> d
                            {"id": contact_id, "erased": True, "erased_at": rfc3339(now)})
 
 
-def _current(repo: Contacts, contact_id: str, if_match: int | None) -> Contact:
-    contact = repo.get(contact_id)
+def _first_link(uow, repo: Contacts, link: ContactLink, now) -> ContactLink:
+    """The first contact person of a client becomes its primary one; when another one was
+    added at the same moment and took that place, this one is simply not primary (nobody
+    asked for it to be)."""
+    try:
+        with uow.session.begin_nested():
+            repo.link(link, now)
+        return link
+    except IntegrityError:
+        if repo.link_of(link.client_id, link.contact_id):
+            raise
+        second = ContactLink(link.client_id, link.contact_id, link.position, False)
+        _write(uow, lambda: repo.link(second, now))
+        return second
+
+
+def _current(repo: Contacts, contact_id: str, if_match: int | None,
+             for_update: bool = False) -> Contact:
+    contact = repo.get(contact_id, for_update)
     if if_match is not None and contact.version != if_match:
         raise PreconditionFailed(f"contact {contact_id} is at version {contact.version}, "
                                  f"not {if_match}: read it again and reapply your change")

@@ -1,7 +1,10 @@
 """Use cases of custom field definitions, and the check every write of values goes through."""
 import uuid
 
-from crm_common.errors import Conflict, ValidationFailed
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm_common.errors import Conflict, PreconditionFailed, ValidationFailed
 from crm_common.events import rfc3339, utcnow
 from crm_common.fields import load
 
@@ -47,7 +50,7 @@ def create_definition(uow, payload: dict, idempotency_key: str | None = None) ->
     now = utcnow()
     definition = Definition(id=str(uuid.uuid4()), created_at=now, updated_at=now, **data)
     uow.session.add(definition)
-    uow.session.flush()
+    _flush(uow)
     uow.emit("custom_field.created", definition.id, {"definition": definition_event(definition)})
     return uow.commit_once(CREATE, idempotency_key, payload, to_resource(definition))
 
@@ -69,7 +72,7 @@ def update_definition(uow, definition_id: str, payload: dict,
         raise ValidationFailed({"choices": ["A choice field needs at least one choice."]})
     changes = definition.edit(data, utcnow())
     if changes:
-        uow.session.flush()
+        _flush(uow)
         uow.emit("custom_field.updated", definition.id, {
             "definition": definition_event(definition), "changes": changes})
     return uow.commit_once(UPDATE, idempotency_key, request, to_resource(definition))
@@ -86,10 +89,23 @@ def retire_definition(uow, definition_id: str, idempotency_key: str | None = Non
         now = utcnow()
         definition.retired_at, definition.updated_at = now, now
         definition.version += 1
-        uow.session.flush()
+        _flush(uow)
         uow.emit("custom_field.retired", definition.id,
                  {"definition": definition_event(definition)})
     return uow.commit_once(RETIRE, idempotency_key, request, to_resource(definition))
+
+
+def _flush(uow) -> None:
+    """Another administrator's write at the same moment: the same key defined (409), or the
+    definition changed under us (412)."""
+    try:
+        uow.session.flush()
+    except IntegrityError as exc:
+        raise Conflict("key: a custom field with this key was defined at the same time") \
+            from exc
+    except StaleDataError as exc:
+        raise PreconditionFailed("the custom field was changed at the same time: read it "
+                                 "again") from exc
 
 
 def custom_values(session, applies_to: str, sent, current: dict | None,
@@ -104,7 +120,8 @@ def custom_values(session, applies_to: str, sent, current: dict | None,
         definition = definitions.get(key)
         name = f"custom_fields.{key}"
         if definition is not None and definition.unique and value is not None and \
-                name not in errors and repo.taken(applies_to, key, values[key], entity_id):
+                name not in errors and repo.taken_locked(applies_to, key, values[key],
+                                                         entity_id):
             errors[name] = [f"Another {applies_to} has this {definition.label} already."]
     if errors:
         raise ValidationFailed(errors)

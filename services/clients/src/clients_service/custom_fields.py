@@ -105,7 +105,9 @@ def checked_values(definitions: dict[str, Definition], sent, current: dict,
         if definition is None:
             errors[name] = ["Unknown custom field."]
         elif definition.retired_at is not None:
-            errors[name] = ["This custom field is retired: its values are kept, not changed."]
+            if current.get(key) != value:  # sending back what GET gave is no change
+                errors[name] = ["This custom field is retired: its values are kept, not "
+                                "changed."]
         elif value is None or (isinstance(value, str) and not value.strip()):
             if definition.required:
                 errors[name] = ["Required."]

@@ -120,14 +120,14 @@ class Client:
             if before != after:
                 changes[single] = {"before": before, "after": after}
                 setattr(self, single, after)
-        self._override(changes, overrides)
         if "ico" in changes:  # another subject: what the register said no longer holds
             registry_before = self.registry
             self.registry_source = "ares" if self.ico else None
             self.registry_status = "pending" if self.ico else None
             self.registry_fetched_at = self.registry_checked_at = None
-            self.registry_values = None
+            self.registry_values = None  # so no override given back takes the old values
             changes["registry"] = {"before": registry_before, "after": self.registry}
+        self._override(changes, overrides)
         if changes:
             self.updated_by = actor
             self._touch(now)

@@ -106,6 +106,13 @@ class Clients:
             query = query.where(cast(columns.changes, Text).like(f"%{mentioning}%"))
         self.session.execute(query.values(changes={}))
 
+    def clients_mentioning(self, record_id: str) -> list[str]:
+        """The clients whose history names a record (a contact person deleted since)."""
+        columns = client_history.c
+        return list(dict.fromkeys(self.session.scalars(
+            select(columns.client_id).where(cast(columns.changes, Text).like(
+                f"%{record_id}%")).order_by(columns.at))))
+
     def history(self, client_id: str, limit, cursor, dump) -> dict:
         self.get(client_id)  # NotFound for a client that never existed
         columns = client_history.c
@@ -127,17 +134,26 @@ class Contacts:
     def __init__(self, session):
         self.session = session
 
-    def get(self, contact_id: str) -> Contact:
-        contact = self.session.get(Contact, contact_id)
+    def get(self, contact_id: str, for_update: bool = False) -> Contact:
+        """`for_update`: the row locked until the transaction ends (PostgreSQL), so that an
+        erasure and a new link of the same person take turns."""
+        contact = self.session.get(Contact, contact_id, with_for_update=for_update or None)
         if contact is None:
             raise NotFound(f"contact {contact_id} does not exist")
         return contact
 
     def links_of(self, contact_id: str) -> list[ContactLink]:
+        return self.links_of_many([contact_id]).get(contact_id, [])
+
+    def links_of_many(self, contact_ids: list[str]) -> dict[str, list[ContactLink]]:
         columns = client_contacts.c
         rows = self.session.execute(select(client_contacts).where(
-            columns.contact_id == contact_id).order_by(columns.created_at, columns.client_id))
-        return [_link(row) for row in rows]
+            columns.contact_id.in_(contact_ids)).order_by(columns.created_at,
+                                                          columns.client_id))
+        links: dict[str, list[ContactLink]] = {}
+        for row in rows:
+            links.setdefault(row.contact_id, []).append(_link(row))
+        return links
 
     def of_client(self, client_id: str, offset: int = 0, limit: int | None = None
                   ) -> list[tuple[Contact, ContactLink]]:
@@ -232,6 +248,16 @@ class CustomFields:
         columns = custom_field_definitions.c
         return self.session.scalar(select(columns.id).where(
             columns.applies_to == applies_to, columns.key == key)) is not None
+
+    def taken_locked(self, applies_to: str, key: str, value: str, entity_id: str | None
+                     ) -> bool:
+        """`taken`, with the field's value writes taking turns until this transaction ends
+        (PostgreSQL; SQLite's writers always do): two records written at the same moment
+        cannot both take one unique value."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
+                                 {"name": f"custom_field:{applies_to}:{key}"})
+        return self.taken(applies_to, key, value, entity_id)
 
     def taken(self, applies_to: str, key: str, value: str, entity_id: str | None) -> bool:
         """Does another client (contact) hold `value` in its custom field `key`?"""

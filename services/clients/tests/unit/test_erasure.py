@@ -124,3 +124,24 @@ def test_an_erased_contact_person_leaves_nothing_behind(uow, engine):
         history = handlers.client_history(u, firma["id"])["items"]
     assert [h["action"] for h in history] == ["contact_erased", "contact_added", "created"]
     assert history[1]["changes"] == {}
+
+
+def test_a_deleted_contact_person_can_still_be_erased(uow, engine):
+    with uow() as u:
+        firma = handlers.create_client(u, {"name": "Firma s.r.o."})
+    with uow() as u:
+        zbynek = contacts.add_contact(u, firma["id"], {"first_name": "Zbyněk",
+                                                       "last_name": "Král"})
+    with uow() as u:
+        contacts.delete_contact(u, zbynek["id"])
+    assert "Zbyněk" in _dump_all(engine)  # the history says who was removed
+    _relay_sent_everything(uow)
+    with uow() as u:
+        contacts.erase_contact(u, zbynek["id"])
+    assert "Zbyněk" not in _dump_all(engine)
+    with uow() as u:
+        erased = [json.loads(r.payload) for r in u.session.execute(select(outbox))
+                  if json.loads(r.payload)["type"] == "contact.erased"]
+    assert erased[0]["data"]["client_ids"] == [firma["id"]]
+    with uow() as u, pytest.raises(NotFound):
+        contacts.erase_contact(u, "never-existed")
