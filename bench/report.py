@@ -104,8 +104,14 @@ LIMITS = """\
 - **RPC server CPU per call.** The empty method on the same entrypoint (row above) is the
   framework's own minimum, about 3x the raw floor: nameko runs every call in a new
   greenthread (strace: two mmap/munmap of greenlet stacks per call) with its worker
-  context, over eventlet's green sockets. `clients.health` adds its database round trip
-  (`SELECT 1`). Going below needs another RPC server than nameko's worker model.
+  context, over eventlet's green sockets. Measured apart (3,000 calls, /proc utime and
+  stime of each server): the bare service spends 0.42 ms of user CPU and 0.09 ms of system
+  CPU per call, the raw py-amqp server 0.11 and 0.04; cProfile of the bare service counts
+  about 1,170 Python function calls per call (kombu's consumer and producer, nameko's
+  worker context, call-id stack and timing logger, eventlet's green socket loops around
+  py-amqp's ten frame reads), against the floor's plain py-amqp loop. `clients.health` adds
+  its database round trip (`SELECT 1`). Going below needs another RPC server than nameko's
+  worker model (nameko is the pinned framework): a decision, not a tuning.
 - **Bulk path.** Every process of the chain is busy at once on two cores (the CPU table
   above); the rate is the cores divided by the CPU per client of the whole chain. With more
   cores, each process (one core each) caps at 1 / its own CPU per client, and replicas of
