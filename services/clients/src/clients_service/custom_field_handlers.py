@@ -109,11 +109,14 @@ def _flush(uow) -> None:
 
 
 def custom_values(session, applies_to: str, sent, current: dict | None,
-                  entity_id: str | None, creating: bool) -> dict:
+                  entity_id: str | None, creating: bool,
+                  definitions: dict[str, Definition] | None = None) -> dict:
     """The record's custom fields after a write of `sent` (merged key by key; null removes
-    one), checked against the definitions; ValidationFailed naming `custom_fields.<key>`."""
+    one), checked against the definitions (`definitions`: loaded once for a batch);
+    ValidationFailed naming `custom_fields.<key>`."""
     repo = CustomFields(session)
-    definitions = repo.by_key(applies_to)
+    if definitions is None:
+        definitions = repo.by_key(applies_to)
     values, errors = checked_values(definitions, {} if sent is None else sent,
                                     dict(current or {}), creating)
     for key, value in (sent or {}).items() if isinstance(sent, dict) else ():

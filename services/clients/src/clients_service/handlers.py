@@ -29,6 +29,9 @@ _create_schema = ClientCreateSchema()
 _patch_schema = ClientPatchSchema()
 _client_schema = ClientSchema()
 _history_schema = HistoryEntrySchema()
+_TIME_FIELDS = ("archived_at", "erased_at", "created_at", "updated_at")
+_RESOURCE_FIELDS = tuple(name for name in _client_schema.fields
+                         if name not in _TIME_FIELDS + ("registry",))
 
 
 def to_resource(client: Client) -> dict:
@@ -116,7 +119,8 @@ def item_key(key: str, position: int) -> str:
 def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
     replayed = uow.replay_many(CREATE_MANY, keys, items)
     moment, actor = utcnow(), uow.context.actor
-    unique = _UniqueInBatch(CustomFields(uow.session).by_key("client"))
+    definitions = CustomFields(uow.session).by_key("client")  # once for the whole batch
+    unique = _UniqueInBatch(definitions)
     results, rows = [], []
     for payload, earlier in zip(items, replayed):
         if isinstance(earlier, dict):
@@ -129,7 +133,8 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
             if data.get("parent_id"):
                 Clients(uow.session).check_parent(None, data["parent_id"])
             data["custom_fields"] = custom_values(uow.session, "client",
-                                                  data.get("custom_fields"), {}, None, True)
+                                                  data.get("custom_fields"), {}, None, True,
+                                                  definitions)
             unique.claim(data["custom_fields"])
             row = new_client_fields(str(uuid.uuid4()), data, moment, actor)
         except ValidationFailed as exc:
@@ -151,9 +156,15 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
 
 
 def _row_resource(row: dict) -> dict:
-    return _client_schema.dump(dict(row, registry=registry_view(
-        row["registry_source"], row["registry_status"], row["registry_fetched_at"],
-        row["registry_values"])))
+    """The resource of a client just made from validated input, as `to_resource` gives it:
+    its values are already what the schema would dump (marshmallow walking 40 fields per
+    client was a third of a batch's time), only the times need writing."""
+    resource = {name: row[name] for name in _RESOURCE_FIELDS if name in row}
+    for name in _TIME_FIELDS:
+        resource[name] = rfc3339(row[name]) if row.get(name) else None
+    resource["registry"] = registry_view(row["registry_source"], row["registry_status"],
+                                         row["registry_fetched_at"], row["registry_values"])
+    return {name: resource[name] for name in _client_schema.fields}
 
 
 def get_client(uow, client_id: str) -> dict:

@@ -384,3 +384,17 @@ def test_a_large_group_comes_a_page_at_a_time(uow):
                                      cursor=first["next_cursor"])
     assert [c["name"] for c in first["items"] + rest["items"]] == ["A", "B", "C"]
     assert rest["next_cursor"] is None
+
+
+def test_a_batchs_answers_are_the_resources_a_read_gives(uow):
+    full = {"name": "Plná", "ico": "25596641", "dic": "CZ25596641",
+            "emails": [{"value": "a@b.cz", "label": "x"}], "phones": [{"value": "603111222"}],
+            "tags": ["A"], "billing": {"credit_limit": "5"}, "contact_address": {"city": "X"},
+            "delivery_addresses": [{"city": "Y"}], "relationship": "partner",
+            "bank_accounts": [{"number": "2000145399/0800"}], "owner_id": "u",
+            "contact_preferences": {"do_not_contact": True}, "website": "https://x.cz"}
+    with uow() as u:
+        [answer, bare] = handlers.create_clients(u, [full, {"name": "Holá"}])
+    for result in (answer, bare):
+        with uow() as u:
+            assert result["client"] == handlers.get_client(u, result["client"]["id"])
