@@ -31,7 +31,7 @@ def test_no_bootstrap_token_configured_accepts_nothing(rpc, monkeypatch):
                       ).status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/metrics", "/api/openapi.json", "/api/docs", "/"])
+@pytest.mark.parametrize("path", ["/healthz", "/api/openapi.json", "/api/docs", "/"])
 def test_open_endpoints(client, path):
     assert client.get(path).status_code == 200
 

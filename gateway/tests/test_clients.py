@@ -396,3 +396,23 @@ def test_text_no_database_can_store_is_422(client, rpc, body, field):
     assert response.status_code == 422, response.json
     assert [e["field"] for e in response.json["errors"]] == [field]
     assert rpc.calls == []
+
+
+def test_a_huge_invalid_body_gets_a_small_answer(client, rpc):
+    body = {"name": "x", **{f"unknown_{i}_{'k' * 500}": i for i in range(1500)}}
+    response = client.post("/api/v1/clients", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert len(response.data) < 100_000
+    assert len(response.json["errors"]) == 100 and response.json["errors_omitted"] == 1400
+    assert all(len(e["field"]) <= 201 for e in response.json["errors"])
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                    "1800-01-01T00:00:00Z"])
+def test_a_time_out_of_range_is_422(client, rpc, moment):
+    rpc.answers[("clients", "get")] = CLIENT
+    response = client.post(f"/api/v1/clients/{CLIENT['id']}/notes",
+                           json={"body": "x", "occurred_at": moment}, headers=AUTH)
+    assert response.status_code == 422, response.json
+    assert response.json["errors"][0]["field"] == "occurred_at"
+    assert not [c for c in rpc.calls if c[1] == "add_note"]

@@ -4,6 +4,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from openapi_spec_validator import validate
 from gateway_support import AUTH, CLIENT
 
@@ -200,7 +202,7 @@ def test_metrics(client, rpc):
     rpc.answers[("clients", "get")] = CLIENT
     client.get("/api/v1/clients/1", headers=AUTH)
     client.get("/api/v1/clients/1")
-    text = client.get("/metrics").get_data(as_text=True)
+    text = client.get("/metrics", headers=AUTH).get_data(as_text=True)
     assert 'crm_gateway_http_requests_total{endpoint="/api/v1/clients/<client_id>",' \
            'method="GET",status="200"} 1.0' in text
     assert 'status="401"' in text
@@ -214,3 +216,42 @@ def test_ui_page(client):
     assert response.status_code == 200
     assert "Klienti" in response.get_data(as_text=True)
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_metrics_are_not_public(rpc):
+    from crm_gateway import create_app
+    app = create_app({"RPC": rpc, "CRM_BOOTSTRAP_ADMIN_TOKEN": "t" * 32,
+                      "METRICS_TOKEN": "scraper-token-0123456789abcdef0123"})
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={
+        "Authorization": "Bearer scraper-token-0123456789abcdef0123"}).status_code == 200
+    assert client.get("/metrics", headers={"Authorization": "Bearer " + "t" * 32}
+                      ).status_code == 200
+    assert client.get("/api/v1/status", headers={
+        "Authorization": "Bearer scraper-token-0123456789abcdef0123"}).status_code == 401
+    opened = create_app({"RPC": rpc, "METRICS_PUBLIC": True}).test_client()
+    assert opened.get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/", "/api/docs", "/api/v1/clients"])
+def test_security_headers_on_every_answer(client, path):
+    response = client.get(path)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert ("'unsafe-inline'" in csp.split("script-src")[1].split(";")[0]) == \
+        path.startswith("/api/docs")
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_hsts_over_https(client):
+    response = client.get("/healthz", base_url="https://crm.example")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_a_correlation_id_must_match_whole():
+    from crm_gateway.observability import _ACCEPTABLE_ID
+    assert _ACCEPTABLE_ID.fullmatch("abc-123") and not _ACCEPTABLE_ID.fullmatch("abc\n")

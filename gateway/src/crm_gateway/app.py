@@ -1,7 +1,7 @@
 """The gateway's app factory."""
 from flask import Flask
 
-from . import api, auth, health, observability, problems, settings, ui
+from . import api, auth, health, observability, problems, security, settings, ui
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -11,6 +11,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.extensions["crm_rpc"] = app.config["RPC"]
     app.json.sort_keys = False
     observability.init_app(app)  # first: correlation id and timing wrap everything else
+    security.init_app(app)
     auth.init_app(app)
     app.extensions["crm_api"] = api.init_app(app)
     problems.init_app(app)  # after the Api, whose own error handler it replaces

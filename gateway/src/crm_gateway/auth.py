@@ -9,11 +9,14 @@ from flask import current_app, g, request
 from werkzeug.exceptions import Forbidden
 
 from . import observability
+from .security import metrics_token_ok
 from .problems import problem
 
 ROLES = ("admin", "manager", "sales", "readonly")
-# open without a token: probes, metrics, the API description and the UI shell (no data in it)
-PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/api/openapi.json", "/", "/favicon.ico"}
+# open without a token: probes, the API description and the UI shell (no data in it);
+# /metrics takes METRICS_TOKEN or an API token (METRICS_PUBLIC=true opens it)
+PUBLIC_PATHS = {"/healthz", "/readyz", "/api/openapi.json", "/", "/favicon.ico"}
+METRICS_PATH = "/metrics"
 PUBLIC_PREFIXES = ("/api/docs", "/static/")
 
 
@@ -77,6 +80,8 @@ def requires(*roles: str):
 
 
 def is_public(path: str) -> bool:
+    if path == METRICS_PATH and current_app.config.get("METRICS_PUBLIC"):
+        return True
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
@@ -84,6 +89,8 @@ def _require_principal():
     if request.method == "OPTIONS" or is_public(request.path):
         return None
     token = bearer_token()
+    if request.path == METRICS_PATH and metrics_token_ok(token):
+        return None
     principal = authenticate(token) if token else None
     if principal is None:
         challenge = 'Bearer realm="crm"' + ('' if token is None else ', error="invalid_token"')

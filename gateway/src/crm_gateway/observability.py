@@ -58,7 +58,7 @@ def bind_actor(actor: str | None) -> None:
 def _start():
     g.started = time.perf_counter()
     incoming = request.headers.get(CORRELATION_HEADER, "")
-    g.correlation_id = incoming if _ACCEPTABLE_ID.match(incoming) else str(uuid.uuid4())
+    g.correlation_id = incoming if _ACCEPTABLE_ID.fullmatch(incoming) else str(uuid.uuid4())
     set_current(EventContext(correlation_id=g.correlation_id))
 
 

@@ -39,13 +39,31 @@ def problem(status: int, detail: str | None = None, *, title: str | None = None,
     return response
 
 
+MAX_ERRORS = 100  # a 1 MB body of unknown keys must not get a 10 MB answer
+MAX_ECHO = 200  # characters of a field name or message repeated back
+
+
 def validation_problem(fields: dict, detail: str = "The request is not valid.",
                        location: str | None = None) -> Response:
-    errors = flatten(fields)
+    errors = [{"field": _clip(e["field"]), "message": _clip(e["message"])}
+              for e in flatten(fields)]
+    extra = {}
+    if len(errors) > MAX_ERRORS:
+        extra["errors_omitted"] = len(errors) - MAX_ERRORS
+        errors = errors[:MAX_ERRORS]
     if location:
         errors = [dict(e, location=location) for e in errors]
+    by_field: dict = {}
+    for error in errors:  # `fields` from the (clipped) list: what it says, once
+        by_field.setdefault(error["field"] or "_schema", []).append(error["message"])
     return problem(422, detail, title="Validation failed", type_=VALIDATION_TYPE,
-                   errors=errors, fields=fields)
+                   errors=errors, fields=by_field, **extra)
+
+
+def _clip(text):
+    if isinstance(text, str) and len(text) > MAX_ECHO:
+        return text[:MAX_ECHO] + "…"
+    return text
 
 
 def flatten(messages, prefix: str = "") -> list[dict]:

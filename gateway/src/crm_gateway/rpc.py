@@ -35,7 +35,9 @@ def pool():
                 rpc = app.config.get("RPC") or RpcPool(
                     app.config["AMQP_URI"], timeout=float(app.config["RPC_TIMEOUT"]),
                     heartbeat=int(app.config["AMQP_HEARTBEAT"]),
-                    operation_timeout=float(app.config["AMQP_TIMEOUT"]))
+                    operation_timeout=float(app.config["AMQP_TIMEOUT"]),
+                    max_connections=int(app.config["RPC_MAX_CONNECTIONS"]),
+                    max_idle=int(app.config["RPC_MAX_IDLE"]))
                 app.extensions["crm_rpc"] = rpc
     return rpc
 

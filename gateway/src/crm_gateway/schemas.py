@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from webargs.fields import DelimitedList
 
 from crm_common import ico
-from crm_common.fields import FullMatch, StrictSchema as StoredTextSchema
+from crm_common.fields import FullMatch, StrictSchema as StoredTextSchema, reasonable_time
 
 KINDS = ("company", "person")
 NOTE_TYPES = ("note", "meeting", "call", "email")
@@ -309,7 +309,7 @@ class NoteCreateSchema(StrictSchema):
     title = fields.String(allow_none=True, validate=validate.Length(max=255))
     body = fields.String(allow_none=True)
     type = fields.String(load_default="note", validate=validate.OneOf(NOTE_TYPES))
-    occurred_at = fields.DateTime(allow_none=True, metadata={
+    occurred_at = fields.DateTime(allow_none=True, validate=reasonable_time, metadata={
         "description": "When it happened (RFC 3339); default now"})
 
     @validates_schema

@@ -12,6 +12,11 @@ def load(overrides: dict | None = None) -> dict:
         "AMQP_URI": amqp_uri(),
         "CRM_BOOTSTRAP_ADMIN_TOKEN": os.environ.get("CRM_BOOTSTRAP_ADMIN_TOKEN") or None,
         "RPC_TIMEOUT": env_float("RPC_TIMEOUT", 10.0),  # each RPC's deadline
+        # broker connections of one gateway process: at most this many at once (a request
+        # holds one per call in flight: gunicorn's threads, plus 8 for a fan-out), and
+        # this many kept while idle
+        "RPC_MAX_CONNECTIONS": int(env_float("GATEWAY_RPC_CONNECTIONS", 64)),
+        "RPC_MAX_IDLE": int(env_float("GATEWAY_RPC_IDLE", 16)),
         "AMQP_HEARTBEAT": amqp_heartbeat(),  # seconds, the RPC pool's connections
         "AMQP_TIMEOUT": amqp_timeout(),  # bound on connecting and any one broker operation
         # /readyz: can this gateway reach the broker (bounded, cached, one check at a time)
@@ -22,6 +27,11 @@ def load(overrides: dict | None = None) -> dict:
         "STATUS_TIMEOUT": env_float("STATUS_TIMEOUT", 2.0),
         "STATUS_CACHE_SECONDS": env_float("STATUS_CACHE_SECONDS", 5.0),
         "RETRY_AFTER": 5,  # seconds, on 503 and 504 answers
+        # /metrics: the token a Prometheus scraper sends (or any API token); or open to all
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        "METRICS_PUBLIC": os.environ.get("METRICS_PUBLIC", "").lower() in ("1", "true", "yes"),
+        # Strict-Transport-Security on answers over HTTPS (0: never)
+        "HSTS_SECONDS": int(env_float("HSTS_SECONDS", 31536000)),
         "RPC": None,  # an object with `call`/`fan_out` (tests); else an RpcPool, made lazily
         # flask-smorest / OpenAPI
         "API_TITLE": "CRM API",

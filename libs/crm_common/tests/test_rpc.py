@@ -317,3 +317,49 @@ def test_a_call_already_waiting_when_the_broker_starts_blocking_answers_at_once(
         pool.close()
         silent.close()
         talker.close()
+
+
+def test_the_pool_is_bounded_and_shrinks_back(monkeypatch):
+    """Made with a stand-in for the broker connection: how many the pool opens, keeps and
+    makes a caller wait for."""
+    import threading
+    import time
+
+    from crm_common import rpc as rpc_module
+
+    opened, closed = [], []
+
+    class StandIn:
+        broken = False
+
+        def __init__(self, *args, **kwargs):
+            opened.append(self)
+
+        def close(self):
+            closed.append(self)
+
+    monkeypatch.setattr(rpc_module, "RpcClient", StandIn)
+    pool = rpc_module.RpcPool("amqp://unused", max_connections=2, max_idle=1)
+    pool._start_keeper = lambda: None  # no heartbeats for stand-ins
+    try:
+        first, _ = pool._acquire(time.monotonic() + 1)
+        second, _ = pool._acquire(time.monotonic() + 1)
+        with pytest.raises(rpc_module.NotSent, match="2 broker connections"):
+            pool._acquire(time.monotonic() + 0.2)  # a third waits, then gives up
+        taken = []
+        waiter = threading.Thread(target=lambda: taken.append(
+            pool._acquire(time.monotonic() + 5)))
+        waiter.start()
+        time.sleep(0.1)
+        pool._release(first)  # the waiting caller gets it
+        waiter.join(5)
+        assert taken and taken[0] == (first, True) and len(opened) == 2
+        pool._release(first)
+        pool._release(second)  # one idle is kept, the other closed
+        assert pool._idle == [second] and closed == [first]
+        third, reused = pool._acquire(time.monotonic() + 1)  # a slot is free again
+        assert (third, reused) == (second, True)
+        fourth, reused = pool._acquire(time.monotonic() + 1)
+        assert not reused and len(opened) == 3
+    finally:
+        pool.close()

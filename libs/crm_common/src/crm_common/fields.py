@@ -1,6 +1,8 @@
 """marshmallow fields and schemas every service's edge uses."""
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from datetime import timezone
+
 from .errors import ValidationFailed
 from .events import rfc3339
 
@@ -21,6 +23,17 @@ class FullMatch(validate.Regexp):
         if not isinstance(value, str) or self.regex.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
+
+
+def reasonable_time(value) -> None:
+    """A moment a CRM records (1900-2200, convertible to UTC): year 1 with a +14:00 offset
+    overflows the conversion, and no meeting happened before 1900."""
+    try:
+        utc = value.astimezone(timezone.utc) if value.tzinfo else value
+    except OverflowError:
+        utc = None
+    if utc is None or not 1900 <= utc.year <= 2200:
+        raise ValidationError("A time between the years 1900 and 2200.")
 
 
 class UtcDateTime(fields.DateTime):

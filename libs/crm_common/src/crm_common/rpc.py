@@ -286,8 +286,14 @@ class RpcPool:
     connection is blocked, calls fail at once with `BrokerBlocked` instead of waiting."""
 
     def __init__(self, amqp_uri: str, timeout: float = 15.0, fan_out_workers: int = 8, *,
-                 heartbeat: int | None = None, operation_timeout: float | None = None):
+                 heartbeat: int | None = None, operation_timeout: float | None = None,
+                 max_connections: int = 64, max_idle: int = 16):
+        """At most `max_connections` broker connections at once (a call waits, up to its
+        deadline, for one to come free); at most `max_idle` of them kept while idle."""
         self.amqp_uri = amqp_uri
+        self.max_connections, self.max_idle = max(1, max_connections), max(0, max_idle)
+        self._open = 0  # connections made and not yet closed
+        self._freed = threading.Condition()
         self.timeout = timeout
         self.heartbeat = config.amqp_heartbeat() if heartbeat is None else heartbeat
         self.operation_timeout = config.amqp_timeout() if operation_timeout is None \
@@ -396,10 +402,19 @@ class RpcPool:
     def _acquire(self, deadline: float, fresh: bool = False) -> tuple[RpcClient, bool]:
         """(client, reused): an idle client, else a new connection (NotSent if none can be
         made before the deadline)."""
-        if not fresh:
-            with self._lock:
-                if self._idle:
-                    return self._idle.pop(), True
+        with self._freed:
+            while True:
+                if not fresh:
+                    with self._lock:
+                        if self._idle:
+                            return self._idle.pop(), True
+                if self._open < self.max_connections:
+                    self._open += 1
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._freed.wait(remaining):
+                    raise NotSent(f"all {self.max_connections} broker connections of this "
+                                  "process are busy")
         connect_timeout = min(self.operation_timeout, max(0.1, deadline - time.monotonic()))
         try:
             client = RpcClient(self.amqp_uri, self.timeout, heartbeat=self.heartbeat,
@@ -409,10 +424,19 @@ class RpcPool:
                                on_unblocked=self._client_unblocked,
                                broker_blocked=self.blocked_reason)
         except CONNECTION_ERRORS as exc:
+            self._closed_one()
             raise NotSent(f"cannot connect to the broker: {exc}") from exc
+        except BaseException:
+            self._closed_one()
+            raise
         with self._lock:
             self.connections_opened += 1
         return client, False
+
+    def _closed_one(self):
+        with self._freed:
+            self._open -= 1
+            self._freed.notify()
 
     def _release(self, client: RpcClient):
         if client.broken or self._closed.is_set():
@@ -420,11 +444,19 @@ class RpcPool:
             return
         with self._lock:
             self._idle.append(client)
+            # past a burst, the pool shrinks back: the longest idle ones go
+            surplus = self._idle[:max(0, len(self._idle) - self.max_idle)]
+            del self._idle[:len(surplus)]
+        for extra in surplus:
+            self._drop(extra)
+        with self._freed:
+            self._freed.notify()  # a caller waiting for a connection can take this one
         self._start_keeper()
 
     def _drop(self, client: RpcClient):
         self._client_unblocked(client)  # its word on the broker's state goes with it
         client.close()
+        self._closed_one()
 
     def _start_keeper(self):
         if self._keeper is None:

@@ -1,7 +1,7 @@
 """marshmallow at the edge: what callers may send, and the resource they get back."""
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from crm_common.fields import StrictSchema, UtcDateTime
+from crm_common.fields import StrictSchema, UtcDateTime, reasonable_time
 
 from .domain import TYPES, USER_TYPES
 
@@ -14,7 +14,7 @@ class NoteCreateSchema(StrictSchema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=20000))
     author = fields.String(allow_none=True, validate=validate.Length(max=200))
     type = fields.String(load_default="note", validate=validate.OneOf(USER_TYPES))
-    occurred_at = fields.DateTime(format="iso", allow_none=True)
+    occurred_at = fields.DateTime(format="iso", allow_none=True, validate=reasonable_time)
 
     @validates("body")
     def _body(self, value, **_):
