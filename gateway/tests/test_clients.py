@@ -416,3 +416,11 @@ def test_a_time_out_of_range_is_422(client, rpc, moment):
     assert response.status_code == 422, response.json
     assert response.json["errors"][0]["field"] == "occurred_at"
     assert not [c for c in rpc.calls if c[1] == "add_note"]
+
+
+@pytest.mark.parametrize("ico", ["٢٥٥٩٦٦٤١", "²5596641", "２５５９６６４１"])
+def test_an_ico_in_other_digits_is_refused(client, rpc, ico):
+    response = client.post("/api/v1/clients", json={"ico": ico}, headers=AUTH)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json["errors"]] == ["ico"]
+    assert rpc.calls == []

@@ -24,3 +24,36 @@ def test_ids_are_unique_and_work_caused_by_an_event_keeps_its_correlation():
     ctx = context_of(first, actor="system:b")
     assert ctx.correlation_id == "c" and ctx.causation_id == first["id"]
     assert ctx.actor == "system:b"
+
+
+def test_log_lines_cannot_be_forged_and_caller_errors_are_info():
+    import io
+    import logging
+
+    from crm_common.context import (LOG_FORMAT, CorrelationFilter, ExpectedErrorsFilter,
+                                    OneLineFormatter)
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    for log_filter in (CorrelationFilter(), ExpectedErrorsFilter()):
+        handler.addFilter(log_filter)
+    handler.setFormatter(OneLineFormatter(LOG_FORMAT))
+    nameko_log = logging.getLogger("nameko.containers")
+    request_log = logging.getLogger("test.requests")
+    for log in (nameko_log, request_log):
+        log.addHandler(handler)
+        log.propagate = False
+    try:
+        request_log.warning("GET %s 404", "/api/v1/clients/x\n2026-01-01 ERROR forged")
+        try:
+            raise KeyError("missing")
+        except KeyError as exc:
+            nameko_log.warning("(expected) error handling worker %s: %s", "w", exc,
+                               exc_info=True)
+    finally:
+        for log in (nameko_log, request_log):
+            log.removeHandler(handler)
+            log.propagate = True
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert "\\x0a2026-01-01 ERROR forged" in lines[0]
+    assert " INFO nameko.containers " in lines[1] and "Traceback" not in out.getvalue()
