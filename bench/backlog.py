@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from crm_common.stack import SERVICES, Stack, process_key, repo_root
+from crm_common.testing import TEST_ADMIN_TOKEN
 
 from . import floors
 from .databases import RowCounter
@@ -49,7 +50,7 @@ def handler_prefetch() -> int:
 
 def stack_env(amqp_uri: str, db_env: dict) -> dict:
     """What `crm_common.testing.start_stack` gives the processes."""
-    return {"AMQP_URI": amqp_uri, "CRM_BOOTSTRAP_ADMIN_TOKEN": "test-admin-token",
+    return {"AMQP_URI": amqp_uri, "CRM_BOOTSTRAP_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
             "OUTBOX_SWEEP_SECONDS": "1", "ARES_RETRY_BASE_SECONDS": "1",
             "ARES_RETRY_POLL_SECONDS": "0.5", "CRM_RETRY_DELAYS": "0.2,0.5,1",
             "LOG_LEVEL": "INFO", **db_env}

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 
 import requests
 
+from crm_common.testing import TEST_ADMIN_TOKEN
+
 from .backlog import CREATED_ROWS, wait_for_rows
 from .databases import RowCounter
 from .payloads import new_client
 from .procfs import CpuAccount, pids_named
 
-TOKEN = "test-admin-token"  # crm_common.testing.start_stack's bootstrap admin token
+TOKEN = TEST_ADMIN_TOKEN  # crm_common.testing.start_stack's bootstrap admin token
 BATCH = 1_000  # the endpoint's limit per request
 CONCURRENT_SINGLES = 8
 

@@ -4,9 +4,9 @@ import pytest
 import requests
 
 from ares_service.fake import FakeAres
-from crm_common.testing import EventTap, database_env, start_stack
+from crm_common.testing import TEST_ADMIN_TOKEN, EventTap, database_env, start_stack
 
-TOKEN = "test-admin-token"
+TOKEN = TEST_ADMIN_TOKEN
 
 
 class Api:

@@ -1,6 +1,6 @@
 """Shared by the gateway tests: the bootstrap token, a client resource, a fake RPC pool."""
 
-TOKEN = "s3cret-bootstrap"
+TOKEN = "bootstrap-7c1e4a9d2f6b8e0a3c5d7f9b1e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 CLIENT = {

@@ -51,3 +51,22 @@ def test_wrong_method_is_a_problem(client):
     assert response.status_code == 405
     assert response.mimetype == "application/problem+json"
     assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("token", ["change-me", "short-but-random-9f2", "CHANGE_ME_LONG_RANDOM_TOKEN",
+                                   "replace-with-a-long-random-token-please",
+                                   "example-token-0123456789abcdef0123456789"])
+def test_an_unsafe_bootstrap_token_stops_the_gateway_at_start(token):
+    from crm_gateway import create_app
+    from crm_gateway.auth import UnsafeBootstrapToken
+    with pytest.raises(UnsafeBootstrapToken, match="CRM_BOOTSTRAP_ADMIN_TOKEN"):
+        create_app({"CRM_BOOTSTRAP_ADMIN_TOKEN": token})
+
+
+def test_a_long_random_bootstrap_token_is_taken():
+    from crm_gateway import create_app
+    from gateway_support import FakeRpc
+    token = "Jq7x2Vb9-kR4mZ1pT6wY3nL8sD5fH0gC"
+    client = create_app({"CRM_BOOTSTRAP_ADMIN_TOKEN": token, "RPC": FakeRpc()}).test_client()
+    assert client.get("/api/v1/status", headers={
+        "Authorization": f"Bearer {token}"}).status_code == 200

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 import requests
 from stdnum.cz.dic import calc_check_digit_legal
 
-AUTH = {"Authorization": "Bearer test-admin-token"}  # start_stack's bootstrap admin token
+from crm_common.testing import TEST_ADMIN_TOKEN
+
+AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}  # start_stack's bootstrap admin
 OUTCOME_UNKNOWN = "urn:crm:problem:outcome-unknown"
 NOTHING_DONE = "urn:crm:problem:service-unavailable"
 HTTP_TIMEOUT = 20.0  # the gateway gives up on an RPC after 10 s

@@ -33,6 +33,30 @@ class Principal:
 BOOTSTRAP_ADMIN = Principal(id="bootstrap", actor="admin:bootstrap", roles=frozenset({"admin"}))
 
 
+MIN_BOOTSTRAP_TOKEN = 32
+# what example files and tutorials put there instead of a token
+_PLACEHOLDERS = ("change", "example", "placeholder", "replace", "your-", "your_", "xxxx",
+                 "token-here", "secret-here", "password")
+
+
+class UnsafeBootstrapToken(ValueError):
+    """CRM_BOOTSTRAP_ADMIN_TOKEN is too short or a placeholder: the gateway does not start."""
+
+
+def check_bootstrap_token(token: str | None) -> None:
+    if not token:
+        return
+    if len(token) < MIN_BOOTSTRAP_TOKEN:
+        raise UnsafeBootstrapToken(
+            f"CRM_BOOTSTRAP_ADMIN_TOKEN has {len(token)} characters; an admin token needs at "
+            f"least {MIN_BOOTSTRAP_TOKEN}. Make one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'")
+    if any(word in token.lower() for word in _PLACEHOLDERS):
+        raise UnsafeBootstrapToken(
+            "CRM_BOOTSTRAP_ADMIN_TOKEN is a placeholder from an example, not a token. Make "
+            "one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+
+
 def bootstrap_token(token: str) -> Principal | None:
     """`CRM_BOOTSTRAP_ADMIN_TOKEN`, when set, is an admin token."""
     expected = current_app.config.get("CRM_BOOTSTRAP_ADMIN_TOKEN")
@@ -103,5 +127,6 @@ def _require_principal():
 
 
 def init_app(app) -> None:
+    check_bootstrap_token(app.config.get("CRM_BOOTSTRAP_ADMIN_TOKEN"))  # refused at start
     app.extensions["crm_authenticators"] = [bootstrap_token]
     app.before_request(_require_principal)

@@ -151,10 +151,15 @@ def database_env(backend: str, tmp_path, make_postgres_db=None, services=SERVICE
     return env
 
 
+# the bootstrap admin token of the stacks tests start (32 characters at least, as the
+# gateway demands)
+TEST_ADMIN_TOKEN = "test-admin-0f3a9c5e7b1d24680f3a9c5e"
+
+
 def start_stack(tmp_path, amqp_uri, db_env: dict, services=tuple(SERVICES), gateway=True,
                 extra_env: dict | None = None, fake_ares=True,
                 replicas: dict[str, int] | None = None) -> Stack:
-    env = {"AMQP_URI": amqp_uri, "CRM_BOOTSTRAP_ADMIN_TOKEN": "test-admin-token",
+    env = {"AMQP_URI": amqp_uri, "CRM_BOOTSTRAP_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
            "OUTBOX_SWEEP_SECONDS": "1", "ARES_RETRY_BASE_SECONDS": "1",
            "ARES_RETRY_POLL_SECONDS": "0.5", "CRM_RETRY_DELAYS": "0.2,0.5,1",
            "LOG_LEVEL": "INFO", **db_env, **(extra_env or {})}
