@@ -3,12 +3,12 @@ recovers by itself when the broker is back."""
 import pytest
 
 from crm_common.rpc import RpcPool
-from crm_common.testing import TcpProxy, database_env, start_stack, wait_until
+from crm_common.testing import TEST_ADMIN_TOKEN, TcpProxy, database_env, start_stack, wait_until
 from crm_gateway import create_app
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration]
 
-AUTH = {"Authorization": "Bearer fault-token"}
+AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def clients_service(amqp_uri, tmp_path_factory):
 def test_gateway_answers_503_while_the_broker_is_unreachable(clients_service, amqp_uri):
     proxy = TcpProxy().up()
     pool = RpcPool(proxy.uri(amqp_uri), timeout=3)
-    app = create_app({"RPC": pool, "CRM_BOOTSTRAP_ADMIN_TOKEN": "fault-token"})
+    app = create_app({"RPC": pool, "CRM_BOOTSTRAP_ADMIN_TOKEN": TEST_ADMIN_TOKEN})
     http = app.test_client()
     try:
         first = http.post("/api/v1/clients", json={"name": "before"}, headers=AUTH)
