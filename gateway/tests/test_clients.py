@@ -424,3 +424,39 @@ def test_an_ico_in_other_digits_is_refused(client, rpc, ico):
     assert response.status_code == 422
     assert [e["field"] for e in response.json["errors"]] == ["ico"]
     assert rpc.calls == []
+
+
+# -- the client card ------------------------------------------------------------------
+
+def test_the_card_brings_every_section_together(client, rpc):
+    parent = dict(CLIENT, id="p-1", name="Holding a.s.")
+    rpc.answers[("clients", "get")] = lambda client_id: \
+        parent if client_id == "p-1" else dict(CLIENT, parent_id="p-1")
+    rpc.answers[("clients", "list_contacts")] = {"items": [{"id": "k1"}], "next_cursor": None}
+    rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
+    rpc.answers[("activities", "timeline")] = {"items": [{"id": "t1"}], "next_cursor": "c"}
+    response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
+    assert response.status_code == 200, response.json
+    card = response.json
+    assert card["client"]["id"] == CLIENT["id"]
+    assert card["parent"] == {"status": "ok", "client": parent}
+    assert card["contacts"] == {"status": "ok", "items": [{"id": "k1"}], "next_cursor": None}
+    assert card["timeline"]["items"] == [{"id": "t1"}]
+    assert ("activities", "timeline") in [(c[0], c[1]) for c in rpc.calls]
+
+
+def test_a_section_that_does_not_answer_is_unavailable_not_an_error(client, rpc):
+    rpc.answers[("clients", "get")] = CLIENT
+    rpc.answers[("clients", "list_contacts")] = {"items": [], "next_cursor": None}
+    rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
+    rpc.answers[("activities", "timeline")] = RpcTimeout("activities.timeline")
+    response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
+    assert response.status_code == 200
+    assert response.json["timeline"] == {"status": "unavailable"}
+    assert response.json["parent"] == {"status": "ok", "client": None}
+
+
+def test_the_card_of_a_missing_client_is_404(client, rpc):
+    rpc.answers[("clients", "get")] = RemoteError("NotFound", "client x does not exist", [])
+    response = client.get("/api/v1/clients/x/card", headers=AUTH)
+    assert response.status_code == 404 and response.mimetype == PROBLEM

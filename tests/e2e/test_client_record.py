@@ -287,6 +287,22 @@ def test_erasure_leaves_nothing_in_the_api_the_timeline_or_the_history(system):
     assert system.api.post(f"/api/v1/clients/{company['id']}/erase").status_code == 409
 
 
+def test_the_client_card_brings_the_sections_together(system):
+    group, _ = _create(system, {"name": "Karta Holding a.s."})
+    firma, _ = _create(system, {"name": "Karta s.r.o.", "parent_id": group["id"]})
+    system.api.post(f"/api/v1/clients/{firma['id']}/contacts", json={"last_name": "Karta"})
+    _timeline_titles_when(system, firma["id"], lambda t: "Contact person added" in t)
+    card = system.api.get(f"/api/v1/clients/{firma['id']}/card")
+    assert card.status_code == 200, card.text
+    card = card.json()
+    assert card["client"]["id"] == firma["id"]
+    assert card["parent"]["client"]["id"] == group["id"]
+    assert [c["last_name"] for c in card["contacts"]["items"]] == ["Karta"]
+    assert card["subsidiaries"] == {"status": "ok", "items": [], "next_cursor": None}
+    assert "Contact person added" in [e["title"] for e in card["timeline"]["items"]]
+    assert system.api.get("/api/v1/clients/nope/card").status_code == 404
+
+
 def test_every_event_of_these_flows_matches_its_schema(system):
     system.tap.poll()
     seen = set()

@@ -444,6 +444,24 @@ class DefinitionQuerySchema(Schema):
     include_retired = fields.Boolean(load_default=False)
 
 
+class CardSectionSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok", "unavailable"], "description":
+                                     "unavailable: its service did not answer in time"})
+    items = fields.List(fields.Dict(), metadata={"description": "with ok, for lists"})
+    next_cursor = fields.String(allow_none=True)
+
+
+class ClientCardSchema(Schema):
+    client = fields.Nested(ClientSchema)
+    parent = fields.Dict(metadata={"description": '{"status", "client": the parent or null}'})
+    contacts = fields.Nested(CardSectionSchema, metadata={
+        "description": "the contact persons, the primary one first (first page)"})
+    subsidiaries = fields.Nested(CardSectionSchema, metadata={
+        "description": "direct subsidiaries (first page)"})
+    timeline = fields.Nested(CardSectionSchema, metadata={
+        "description": "the most recent timeline entries"})
+
+
 class FieldErrorSchema(Schema):
     field = fields.String(allow_none=True)
     message = fields.String()

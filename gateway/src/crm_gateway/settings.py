@@ -27,6 +27,8 @@ def load(overrides: dict | None = None) -> dict:
         "STATUS_TIMEOUT": env_float("STATUS_TIMEOUT", 2.0),
         "STATUS_CACHE_SECONDS": env_float("STATUS_CACHE_SECONDS", 5.0),
         "RETRY_AFTER": 5,  # seconds, on 503 and 504 answers
+        # GET /clients/{id}/card: how long its sections may take (a late one is unavailable)
+        "CARD_TIMEOUT": env_float("CARD_TIMEOUT", 2.0),
         # /metrics: the token a Prometheus scraper sends (or any API token); or open to all
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "METRICS_PUBLIC": os.environ.get("METRICS_PUBLIC", "").lower() in ("1", "true", "yes"),

@@ -1,5 +1,5 @@
 """/api/v1/clients: the client register (clients service) and client timelines (activities)."""
-from flask import jsonify, url_for
+from flask import current_app, jsonify, url_for
 from marshmallow import ValidationError
 from flask_smorest import Blueprint
 
@@ -7,7 +7,7 @@ from .. import rpc
 from ..auth import current_principal, requires
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
-                       ClientListQuerySchema, ClientPageSchema,
+                       ClientCardSchema, ClientListQuerySchema, ClientPageSchema,
                        ContactAddSchema, ContactLinkPatchSchema, ContactPageSchema,
                        ContactSchema, PageQuerySchema,
                        ClientPatchSchema, ClientSchema, HistoryPageSchema, HistoryQuerySchema,
@@ -232,6 +232,43 @@ def erase_client(client_id):
     """
     key = idempotency_key()
     return rpc.call("clients", "erase", client_id=client_id, **key)
+
+
+CARD_TIMELINE = 10  # entries of the card's recent timeline
+
+
+@blp.route("/<client_id>/card")
+# documented, not re-serialised: a section is passed on as its service answered it
+@blp.alt_response(200, schema=ClientCardSchema, success=True,
+                  description="The client and each section with its status")
+@errors(404)
+def client_card(client_id):
+    """The client card: the client with its contact persons, parent company, subsidiaries
+    and recent timeline, fetched from the services in parallel
+
+    A section whose service does not answer in time comes back as
+    `{"status": "unavailable"}`; only the client itself is required. Deals and tasks join
+    the card when their services offer them.
+    """
+    timeout = float(current_app.config["CARD_TIMEOUT"])
+    calls = {"client": ("clients", "get", {"client_id": client_id}),
+             "contacts": ("clients", "list_contacts", {"client_id": client_id}),
+             "subsidiaries": ("clients", "subsidiaries", {"client_id": client_id}),
+             "timeline": ("activities", "timeline", {"client_id": client_id,
+                                                     "limit": CARD_TIMELINE})}
+    results = rpc.fan_out(calls, timeout=timeout)
+    client = results.pop("client")
+    if isinstance(client, Exception):
+        raise client  # 404, 503, 504 as for GET /clients/{id}
+    if client.get("parent_id"):
+        results["parent"] = rpc.fan_out({"parent": (
+            "clients", "get", {"client_id": client["parent_id"]})}, timeout=timeout)["parent"]
+    card = {"client": client}
+    for name, result in results.items():
+        card[name] = {"status": "unavailable"} if isinstance(result, Exception) else \
+            {"status": "ok", **({"client": result} if name == "parent" else result)}
+    card.setdefault("parent", {"status": "ok", "client": None})
+    return jsonify(card)
 
 
 @blp.route("/<client_id>/history")
