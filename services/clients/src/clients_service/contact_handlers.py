@@ -6,7 +6,6 @@ resource); a change of a client's contacts is also written into that client's hi
 import uuid
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import rfc3339, utcnow
@@ -14,6 +13,7 @@ from crm_common.fields import load
 from crm_common.pagination import offset_page
 
 from . import vcard
+from .concurrency import concurrent_writes
 from .contacts import Contact, ContactLink, new_contact
 from .custom_field_handlers import custom_values
 from .repository import Clients, Contacts
@@ -285,15 +285,11 @@ def _found_link(repo: Contacts, client_id: str, contact: Contact) -> ContactLink
 def _write(uow, write) -> None:
     """Run a write; a concurrent one that got there first -> 412 (a version moved on) or
     409 (another primary contact made at the same moment)."""
-    try:
+    with concurrent_writes("the contact was changed by someone else at the same time: "
+                           "read it again and reapply your change",
+                           "another primary contact was set at the same time; try again"):
         write()
         uow.session.flush()
-    except StaleDataError as exc:
-        raise PreconditionFailed("the contact was changed by someone else at the same "
-                                 "time: read it again and reapply your change") from exc
-    except IntegrityError as exc:
-        raise Conflict("another primary contact was set at the same time; try again") \
-            from exc
 
 
 def _link_summary(contact: Contact, link: ContactLink) -> dict:

@@ -1,13 +1,11 @@
 """Use cases of custom field definitions, and the check every write of values goes through."""
 import uuid
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
-
-from crm_common.errors import Conflict, PreconditionFailed, ValidationFailed
+from crm_common.errors import Conflict, ValidationFailed
 from crm_common.events import rfc3339, utcnow
 from crm_common.fields import load
 
+from .concurrency import concurrent_writes
 from .custom_fields import Definition, checked_values
 from .repository import CustomFields
 from .schemas import DefinitionCreateSchema, DefinitionPatchSchema, DefinitionSchema
@@ -98,14 +96,9 @@ def retire_definition(uow, definition_id: str, idempotency_key: str | None = Non
 def _flush(uow) -> None:
     """Another administrator's write at the same moment: the same key defined (409), or the
     definition changed under us (412)."""
-    try:
+    with concurrent_writes("the custom field was changed at the same time: read it again",
+                           "key: a custom field with this key was defined at the same time"):
         uow.session.flush()
-    except IntegrityError as exc:
-        raise Conflict("key: a custom field with this key was defined at the same time") \
-            from exc
-    except StaleDataError as exc:
-        raise PreconditionFailed("the custom field was changed at the same time: read it "
-                                 "again") from exc
 
 
 def custom_values(session, applies_to: str, sent, current: dict | None,

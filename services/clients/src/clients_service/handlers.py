@@ -3,7 +3,6 @@ import hashlib
 import uuid
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import parse_time, rfc3339, utcnow
@@ -12,6 +11,7 @@ from crm_common.pagination import offset_page
 
 from .domain import EDITABLE, Client, new_client_fields, registry_view
 from .orm import clients
+from .concurrency import concurrent_writes
 from .custom_field_handlers import custom_values
 from .repository import ARCHIVED_FILTERS, Clients, CustomFields, history_row
 from .schemas import ClientCreateSchema, ClientPatchSchema, ClientSchema, HistoryEntrySchema
@@ -312,11 +312,9 @@ def _flush(uow, client: Client) -> None:
     """A concurrent writer that got there first (the version moved on under us) ->
     PreconditionFailed."""
     client_id = client.id  # after a failed flush the object can no longer be read
-    try:
+    with concurrent_writes(f"client {client_id} was changed by someone else at the same "
+                           "time: read it again and reapply your change"):
         uow.session.flush()
-    except StaleDataError as exc:
-        raise PreconditionFailed(f"client {client_id} was changed by someone else at the "
-                                 "same time: read it again and reapply your change") from exc
 
 
 def apply_registry_data(uow, event: dict) -> None:
