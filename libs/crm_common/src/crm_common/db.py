@@ -5,7 +5,7 @@ import os
 import threading
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -40,6 +40,16 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def take_turns(session, name: str, shared: bool = False) -> None:
+    """Writers that must not overlap take turns on `name` until their transaction ends: a
+    PostgreSQL advisory lock (`shared` ones only exclude the exclusive ones). SQLite needs
+    none: its writers always take turns (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    session.execute(text(f"SELECT {function}(hashtext(:name))"), {"name": name})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

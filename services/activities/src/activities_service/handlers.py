@@ -1,7 +1,8 @@
 """Use cases of the timeline. Each runs in one unit of work and stages its events."""
 
-from sqlalchemy import Text, cast, select, text
+from sqlalchemy import Text, cast, select
 
+from crm_common.db import take_turns
 from crm_common.errors import ValidationFailed
 from crm_common.events import utcnow
 from crm_common.fields import load
@@ -91,17 +92,11 @@ def erase_records(uow, events: list[dict]) -> None:
     record_events(uow, events)
 
 
-ERASURE_LOCK = 0x65726173757265  # pg_advisory_xact_lock key: erasures vs. new entries
-
-
 def _erasure_lock(uow, shared: bool) -> None:
-    """On PostgreSQL, batches of new entries (shared) and erasures (exclusive) take turns:
-    an entry committed while an erasure redacts would escape it, and an entry checked
-    against the erasures just before one commits would too. SQLite's writers always take
-    turns."""
-    if uow.session.get_bind().dialect.name == "postgresql":
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        uow.session.execute(text(f"SELECT {function}(:key)"), {"key": ERASURE_LOCK})
+    """Batches of new entries (shared) and erasures (exclusive) take turns: an entry
+    committed while an erasure redacts would escape it, and an entry checked against the
+    erasures just before one commits would too."""
+    take_turns(uow.session, "activities:erasures", shared=shared)
 
 
 def _erased(uow, record_ids: set[str]) -> set[str]:

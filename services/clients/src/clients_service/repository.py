@@ -2,8 +2,9 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text, cast, delete, insert, select, text, update
+from sqlalchemy import Text, cast, delete, insert, select, update
 
+from crm_common.db import take_turns
 from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.pagination import newest_first
 
@@ -14,7 +15,6 @@ from .orm import (client_contacts, client_history, clients, contacts,
                   custom_field_definitions)
 
 ARCHIVED_FILTERS = ("false", "true", "only")  # ?archived=: leave out, include, only
-HIERARCHY_LOCK = 0x636C69656E7473  # pg_advisory_xact_lock key of client hierarchy changes
 
 
 class Clients:
@@ -53,11 +53,9 @@ class Clients:
         """A parent must exist and must not be the client or one of its subsidiaries."""
         if parent_id is None:
             return
-        if self.session.get_bind().dialect.name == "postgresql":
-            # two concurrent moves (X under Y, Y under X) would each see no cycle: moves
-            # take turns (SQLite's writers always do), and each one sees the others' result
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                 {"key": HIERARCHY_LOCK})
+        # two concurrent moves (X under Y, Y under X) would each see no cycle: moves take
+        # turns, and each one sees the others' result
+        take_turns(self.session, "clients:hierarchy")
         if self.session.get(Client, parent_id) is None:
             raise ValidationFailed({"parent_id": [f"Client {parent_id} does not exist."]})
         ancestor, seen = parent_id, set()
@@ -254,9 +252,7 @@ class CustomFields:
         """`taken`, with the field's value writes taking turns until this transaction ends
         (PostgreSQL; SQLite's writers always do): two records written at the same moment
         cannot both take one unique value."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
-                                 {"name": f"custom_field:{applies_to}:{key}"})
+        take_turns(self.session, f"custom_field:{applies_to}:{key}")
         return self.taken(applies_to, key, value, entity_id)
 
     def taken(self, applies_to: str, key: str, value: str, entity_id: str | None) -> bool:
