@@ -55,8 +55,10 @@ def record_events(uow, events: list[dict]) -> None:
     event that already has an entry (its unique event_id) is skipped."""
     entries = entries_from_events(events, utcnow())
     _erasure_lock(uow, shared=True)
-    erased = _erased(uow, set().union(*map(mentioned_records, entries))) if entries else set()
-    entries = [redacted(e) if mentioned_records(e) & erased else e for e in entries]
+    mentions = [mentioned_records(entry) for entry in entries]
+    erased = _erased(uow, set().union(*mentions))
+    entries = [redacted(entry) if about & erased else entry
+               for entry, about in zip(entries, mentions)]
     if entries:
         # RETURNING makes SQLAlchemy send multi-row VALUES; without it an ON CONFLICT
         # insert goes row by row on psycopg2
