@@ -51,3 +51,38 @@ class FakeRpc:
 
     def called(self, service, method):
         return [c for c in self.calls if c[:2] == (service, method)]
+
+
+def migrated_database(path) -> str:
+    """An SQLite file at `path` with the gateway's migrations applied."""
+    import os
+
+    from crm_common.migrate import upgrade
+    from pathlib import Path
+
+    previous = os.environ.get("GATEWAY_DATABASE_URL")
+    os.environ["GATEWAY_DATABASE_URL"] = f"sqlite:///{path}"
+    try:
+        upgrade(Path(__file__).resolve().parents[1], "gateway")
+    finally:
+        if previous is None:
+            os.environ.pop("GATEWAY_DATABASE_URL")
+        else:
+            os.environ["GATEWAY_DATABASE_URL"] = previous
+    return path
+
+
+def user_with_token(app, role: str, scopes=("write",), email: str | None = None,
+                    password: str | None = None) -> tuple[dict, dict]:
+    """(user, Authorization headers of a new API token of theirs), made in `app`'s database."""
+    import uuid
+
+    from crm_gateway.accounts import store, tokens, users
+
+    with app.app_context(), store.transaction() as connection:
+        user = users.create(connection, {
+            "email": email or f"{role}-{uuid.uuid4().hex[:8]}@firma.cz",
+            "name": f"{role.title()} {uuid.uuid4().hex[:4]}", "role": role,
+            "password": password})
+        made = tokens.create(connection, user["id"], "test", list(scopes), None, "test")
+    return user, {"Authorization": f"Bearer {made['token']}"}

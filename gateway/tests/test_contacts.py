@@ -1,6 +1,6 @@
 """Contact persons through the gateway (the clients service faked at the RPC boundary)."""
 import pytest
-from gateway_support import AUTH, CLIENT
+from gateway_support import AUTH, CLIENT, user_with_token
 
 from crm_common.rpc import RemoteError
 
@@ -81,12 +81,8 @@ def test_a_missing_contact_is_404(client, rpc):
 
 @pytest.fixture
 def sales(app):
-    """A caller with the sales role only (users come with the gateway issue)."""
-    from crm_gateway.auth import Principal
-    rep = Principal(id="u1", actor="user:u1", roles=frozenset({"sales"}))
-    app.extensions["crm_authenticators"].append(
-        lambda token: rep if token == "sales-token" else None)
-    return {"Authorization": "Bearer sales-token"}
+    """A sales rep's API token."""
+    return user_with_token(app, "sales")[1]
 
 
 @pytest.mark.parametrize("method, path", [

@@ -19,7 +19,8 @@ def test_correlation_id_is_propagated_and_echoed(client, rpc):
     rpc.answers[("clients", "get")] = CLIENT
     response = client.get("/api/v1/clients/1", headers={**AUTH, "X-Correlation-ID": "req-42"})
     assert response.headers["X-Correlation-ID"] == "req-42"
-    assert rpc.calls[0][3] == {"correlation_id": "req-42", "actor": "admin:bootstrap"}
+    assert rpc.calls[0][3] == {"correlation_id": "req-42", "actor": "admin:bootstrap",
+                               "caller_id": None, "caller_role": "admin", "own_only": False}
 
 
 def test_correlation_id_is_generated(client, rpc):

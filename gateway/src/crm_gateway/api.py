@@ -31,11 +31,15 @@ def init_app(app) -> CrmApi:
     api = CrmApi(app)
     api.spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",
-        "description": "An API token (or CRM_BOOTSTRAP_ADMIN_TOKEN) as `Authorization: "
-                       "Bearer <token>`."})
-    from .blueprints import clients, contacts, custom_fields, status
-    api.register_blueprint(clients.blp)
-    api.register_blueprint(contacts.blp)
-    api.register_blueprint(custom_fields.blp)
-    api.register_blueprint(status.blp)
+        "description": "An API token (POST /api/v1/tokens; or CRM_BOOTSTRAP_ADMIN_TOKEN) "
+                       "as `Authorization: Bearer <token>`."})
+    api.spec.components.security_scheme("sessionCookie", {
+        "type": "apiKey", "in": "cookie", "name": "crm_session",
+        "description": "The web UI's login (POST /api/v1/auth/login); writes with it also "
+                       "need the header X-CSRF-Token"})
+    from .blueprints import (audit, auth, clients, contacts, custom_fields, org_settings,
+                             status, tokens, users)
+    for blueprint in (clients, contacts, custom_fields, status, auth, users, tokens,
+                      org_settings, audit):
+        api.register_blueprint(blueprint.blp)
     return api

@@ -1,36 +1,60 @@
-"""Who is calling. Bearer tokens only for now; users, sessions and API tokens plug in later
-as more authenticators (`token -> Principal | None`) in `app.extensions["crm_authenticators"]`.
+"""Who is calling, and may they: every request but the public ones is authenticated, then
+checked against the permission matrix (permissions.py), a token's scopes and, for a
+cookie-authenticated write, the CSRF token.
+
+Three ways in: `Authorization: Bearer <API token>` (integrations), the session cookie of a
+password login (the web UI), and `CRM_BOOTSTRAP_ADMIN_TOKEN` (first setup, automation).
+What a token or a session resolves to is cached for `AUTH_CACHE_SECONDS`, so a revoked
+token or a deactivated user is refused by every gateway process within that time (at
+once by the process that made the change).
 """
-import functools
 import hmac
-from dataclasses import dataclass, field
+import threading
+import time
+from dataclasses import dataclass
 
 from flask import current_app, g, request
 from werkzeug.exceptions import Forbidden
 
-from . import observability
-from .security import metrics_token_ok
-from .problems import problem
+from crm_common.access import RESTRICTED_ROLES, Caller
 
-ROLES = ("admin", "manager", "sales", "readonly")
+from . import observability, permissions
+from .accounts import org_settings, sessions, store, tokens
+from .problems import problem
+from .security import metrics_token_ok
+
+ROLES = permissions.ROLES
 # open without a token: probes, the API description and the UI shell (no data in it);
 # /metrics takes METRICS_TOKEN or an API token (METRICS_PUBLIC=true opens it)
 PUBLIC_PATHS = {"/healthz", "/readyz", "/api/openapi.json", "/", "/favicon.ico"}
 METRICS_PATH = "/metrics"
 PUBLIC_PREFIXES = ("/api/docs", "/static/")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
 class Principal:
-    id: str
-    actor: str  # goes into RPC context and events: "admin:bootstrap", "user:<id>", ...
-    roles: frozenset = field(default_factory=frozenset)
+    id: str  # the user's id; "bootstrap" for the bootstrap token
+    actor: str  # goes into RPC context and events: "user:<id>", "admin:bootstrap"
+    role: str
+    user_id: str | None = None
+    via: str = "token"  # "token" | "session" | "bootstrap"
+    scopes: tuple | None = None  # an API token's; None: not narrowed
+    token_id: str | None = None
+    csrf_token: str | None = None  # a session's
 
     def has_role(self, *roles: str) -> bool:
-        return "admin" in self.roles or any(r in self.roles for r in roles)
+        return self.role == "admin" or self.role in roles
+
+    def may(self, name: str) -> bool:
+        """The permission `name`, by role and, for a token, by scope."""
+        return permissions.allowed(self.role, name) and tokens.allows(
+            None if self.scopes is None else list(self.scopes), name.split(".")[0],
+            permissions.scope_kind(name))
 
 
-BOOTSTRAP_ADMIN = Principal(id="bootstrap", actor="admin:bootstrap", roles=frozenset({"admin"}))
+BOOTSTRAP_ADMIN = Principal(id="bootstrap", actor="admin:bootstrap", role="admin",
+                            via="bootstrap")
 
 
 MIN_BOOTSTRAP_TOKEN = 32
@@ -57,20 +81,81 @@ def check_bootstrap_token(token: str | None) -> None:
             "one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
 
 
-def bootstrap_token(token: str) -> Principal | None:
-    """`CRM_BOOTSTRAP_ADMIN_TOKEN`, when set, is an admin token."""
-    expected = current_app.config.get("CRM_BOOTSTRAP_ADMIN_TOKEN")
-    if expected and hmac.compare_digest(token.encode(), str(expected).encode()):
-        return BOOTSTRAP_ADMIN
-    return None
+class _Cache:
+    """secret digest -> (principal, until): a bounded, short-lived memory of who a token
+    or a session is."""
+
+    LIMIT = 10000
+
+    def __init__(self):
+        self.entries: dict = {}
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        found = self.entries.get(key)
+        if found and found[1] > time.monotonic():
+            return found[0]
+        return None
+
+    def put(self, key, principal, seconds: float):
+        with self.lock:
+            if len(self.entries) >= self.LIMIT:
+                self.entries.clear()
+            self.entries[key] = (principal, time.monotonic() + seconds)
+
+    def clear(self):
+        with self.lock:
+            self.entries.clear()
 
 
-def authenticate(token: str) -> Principal | None:
-    for authenticator in current_app.extensions["crm_authenticators"]:
-        principal = authenticator(token)
+def forget_principals() -> None:
+    """After a revocation, a deactivation, a logout: this process asks the database again."""
+    current_app.extensions["crm_auth_cache"].clear()
+
+
+def _cached(kind: str, secret: str, look_up):
+    cache = current_app.extensions["crm_auth_cache"]
+    key = (kind, tokens.digest(secret))
+    principal = cache.get(key)
+    if principal is None:
+        with store.transaction() as connection:
+            principal = look_up(connection, secret)
         if principal is not None:
-            return principal
-    return None
+            cache.put(key, principal, float(current_app.config["AUTH_CACHE_SECONDS"]))
+    return principal
+
+
+def _from_api_token(connection, secret: str) -> Principal | None:
+    found = tokens.authenticate(connection, secret)
+    if found is None:
+        return None
+    return Principal(id=found.user_id, actor=f"user:{found.user_id}", role=found.role,
+                     user_id=found.user_id, via="token", scopes=tuple(found.scopes),
+                     token_id=found.id)
+
+
+def _from_session(connection, cookie: str) -> Principal | None:
+    found = sessions.authenticate(connection, cookie)
+    if found is None:
+        return None
+    return Principal(id=found.user_id, actor=f"user:{found.user_id}", role=found.role,
+                     user_id=found.user_id, via="session", csrf_token=found.csrf_token)
+
+
+def authenticate_bearer(token: str) -> Principal | None:
+    expected = current_app.config.get("CRM_BOOTSTRAP_ADMIN_TOKEN")
+    if expected and hmac.compare_digest(token.encode("utf-8", "surrogatepass"),
+                                        str(expected).encode()):
+        return BOOTSTRAP_ADMIN
+    if not token.startswith(tokens.PREFIX) or len(token) > 200:
+        return None
+    return _cached("token", token, _from_api_token)
+
+
+def authenticate_cookie(cookie: str) -> Principal | None:
+    if not cookie or len(cookie) > 200:
+        return None
+    return _cached("session", cookie, _from_session)
 
 
 def bearer_token() -> str | None:
@@ -83,24 +168,28 @@ def current_principal() -> Principal | None:
     return g.get("principal")
 
 
+def caller() -> Caller:
+    """Whom the services answer: the user, their role and, for a role the record-level
+    rule narrows, whether it is switched on."""
+    principal = current_principal()
+    if principal is None or principal.user_id is None:
+        return Caller(role=principal.role if principal else None)
+    own_only = principal.role in RESTRICTED_ROLES and bool(current_settings()[
+        "sales_see_own_only"])
+    return Caller(user_id=principal.user_id, role=principal.role, own_only=own_only)
+
+
+def current_settings() -> dict:
+    app = current_app
+    return org_settings.current(app.extensions["crm_settings_cache"], store.transaction,
+                                float(app.config["SETTINGS_CACHE_SECONDS"]))
+
+
 def require_role(*roles: str) -> None:
     """403 unless the caller has one of `roles` (an admin has every role)."""
     principal = current_principal()
     if principal is None or not principal.has_role(*roles):
         raise Forbidden(f"This needs the role {' or '.join(roles)}.")
-
-
-def requires(*roles: str):
-    """An endpoint for these roles only: checked before its input is even read (put it
-    right under `@blp.route`)."""
-    def decorate(view):
-        @functools.wraps(view)
-        def guarded(*args, **kwargs):
-            require_role(*roles)
-            return view(*args, **kwargs)
-        guarded.required_roles = roles  # read by the blueprints' before_request checks
-        return guarded
-    return decorate
 
 
 def is_public(path: str) -> bool:
@@ -109,24 +198,54 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
+def endpoint_permission() -> str | None:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if view is None:
+        return None
+    return permissions.of_view(view, request.blueprint, request.method)
+
+
+def _authenticate() -> Principal | None:
+    token = bearer_token()
+    if token is not None:
+        return authenticate_bearer(token)
+    cookie = request.cookies.get(sessions.COOKIE)
+    return authenticate_cookie(cookie) if cookie else None
+
+
 def _require_principal():
     if request.method == "OPTIONS" or is_public(request.path):
+        return None
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "public", False):
         return None
     token = bearer_token()
     if request.path == METRICS_PATH and metrics_token_ok(token):
         return None
-    principal = authenticate(token) if token else None
+    principal = _authenticate()
     if principal is None:
         challenge = 'Bearer realm="crm"' + ('' if token is None else ', error="invalid_token"')
-        return problem(401, "A valid bearer token is required." if token is None
+        return problem(401, "Log in, or send a valid bearer token." if token is None
                        else "The bearer token is not valid.",
                        headers={"WWW-Authenticate": challenge})
     g.principal = principal
     observability.bind_actor(principal.actor)
+    if principal.via == "session" and request.method not in SAFE_METHODS and \
+            not sessions.csrf_ok(principal.csrf_token, request.headers.get(
+                sessions.CSRF_HEADER)):
+        return problem(403, f"A write with the session cookie needs the header "
+                            f"{sessions.CSRF_HEADER} (the csrf_token of the login).")
+    name = endpoint_permission()
+    if name is not None and not principal.may(name):
+        if not permissions.allowed(principal.role, name):
+            return problem(403, f"The role {principal.role} may not do this ({name}).")
+        return problem(403, f"This token's scopes do not cover {name.split('.')[0]}:"
+                            f"{permissions.scope_kind(name)}.")
     return None
 
 
 def init_app(app) -> None:
     check_bootstrap_token(app.config.get("CRM_BOOTSTRAP_ADMIN_TOKEN"))  # refused at start
-    app.extensions["crm_authenticators"] = [bootstrap_token]
+    app.extensions["crm_auth_cache"] = _Cache()
+    app.extensions["crm_settings_cache"] = {}
     app.before_request(_require_principal)

@@ -3,7 +3,8 @@ import logging
 from http import HTTPStatus
 
 from flask import Response, current_app, g, json, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, UnprocessableEntity
 
 from crm_common.rpc import BrokerBlocked, NotSent, RemoteError, RpcTimeout
 
@@ -157,6 +158,26 @@ def from_timeout(error: Exception) -> Response:
                    headers=_retry_after(), idempotency_key=key)
 
 
+class Invalid(UnprocessableEntity):
+    """A 422 naming fields, raised from a view: `raise invalid({"cursor": ["..."]})`."""
+
+    def __init__(self, fields: dict, location: str):
+        super().__init__()
+        self.data = {"messages": {location: fields}}
+
+
+def invalid(fields: dict, location: str = "query") -> Invalid:
+    return Invalid(fields, location)
+
+
+def from_database_error(error: DBAPIError) -> Response:
+    """The gateway's own database (users, tokens, audit) does not answer: nothing of this
+    request is known to be done, try again."""
+    log.error("gateway database: %s", str(error).splitlines()[0])
+    return problem(503, "The gateway's database is not available; try again shortly.",
+                   headers=_retry_after())
+
+
 def from_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):  # pragma: no cover - handled more specifically
         return from_http_exception(error)
@@ -169,4 +190,5 @@ def init_app(app) -> None:
     app.register_error_handler(RemoteError, from_remote_error)
     app.register_error_handler(RpcTimeout, from_timeout)
     app.register_error_handler(NotSent, from_not_sent)
+    app.register_error_handler(OperationalError, from_database_error)
     app.register_error_handler(Exception, from_unexpected)

@@ -43,9 +43,15 @@ def pool():
 
 
 def context() -> dict:
+    """What travels with every call: the correlation id, who acts (for events and history)
+    and the caller the service applies its access rules to."""
+    caller = g.get("caller")
+    if caller is None:
+        from .auth import caller as current_caller  # noqa: PLC0415 - auth imports rpc's users
+        caller = g.caller = current_caller()
     principal = g.get("principal")
     return {"correlation_id": g.get("correlation_id"),
-            "actor": principal.actor if principal else None}
+            "actor": principal.actor if principal else None, **caller.to_context()}
 
 
 def call(service: str, method: str, **kwargs):

@@ -34,6 +34,26 @@ def load(overrides: dict | None = None) -> dict:
         "METRICS_PUBLIC": os.environ.get("METRICS_PUBLIC", "").lower() in ("1", "true", "yes"),
         # Strict-Transport-Security on answers over HTTPS (0: never)
         "HSTS_SECONDS": int(env_float("HSTS_SECONDS", 31536000)),
+        # the gateway's own database: users, tokens, sessions, settings, audit log
+        # (GATEWAY_DATABASE_URL; SQLite under var/ by default)
+        "DATABASE_URL": None,
+        # how long a token or session, and the settings, are remembered by one process:
+        # a revocation or a settings change reaches every process within this time
+        "AUTH_CACHE_SECONDS": env_float("AUTH_CACHE_SECONDS", 5.0),
+        "SETTINGS_CACHE_SECONDS": env_float("SETTINGS_CACHE_SECONDS", 5.0),
+        # password login: a session lasts this long; failed logins in a window, per account
+        # and per address, after which logins are refused (429) until the window moves on
+        "SESSION_HOURS": env_float("SESSION_HOURS", 12.0),
+        "LOGIN_WINDOW_SECONDS": env_float("LOGIN_WINDOW_SECONDS", 900.0),
+        "LOGIN_FAILURES_PER_ACCOUNT": int(env_float("LOGIN_FAILURES_PER_ACCOUNT", 5)),
+        "LOGIN_FAILURES_PER_IP": int(env_float("LOGIN_FAILURES_PER_IP", 20)),
+        # the audit log keeps this many days
+        "AUDIT_RETENTION_DAYS": env_float("AUDIT_RETENTION_DAYS", 400.0),
+        # reverse proxies in front of the gateway whose X-Forwarded-For/-Proto to believe
+        # (the client's address in the audit log and the login limits; HTTPS for cookies)
+        "TRUSTED_PROXIES": int(env_float("GATEWAY_TRUSTED_PROXIES", 0)),
+        # a one-time link to create the first administrator (`python -m crm_gateway.setup`)
+        "SETUP_TOKEN_HOURS": env_float("SETUP_TOKEN_HOURS", 24.0),
         "RPC": None,  # an object with `call`/`fan_out` (tests); else an RpcPool, made lazily
         # flask-smorest / OpenAPI
         "API_TITLE": "CRM API",
@@ -46,7 +66,7 @@ def load(overrides: dict | None = None) -> dict:
         or "/api/docs/assets/",  # served by ui.py from the swagger-ui-bundle package
         "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": True},
         "API_SPEC_OPTIONS": {
-            "security": [{"bearerAuth": []}],
+            "security": [{"bearerAuth": []}, {"sessionCookie": []}],
             "info": {"description": "REST API of the CRM. Errors are RFC 9457 "
                                     "application/problem+json."},
         },

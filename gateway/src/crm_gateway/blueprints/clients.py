@@ -4,7 +4,8 @@ from marshmallow import ValidationError
 from flask_smorest import Blueprint
 
 from .. import rpc
-from ..auth import current_principal, requires
+from ..auth import current_principal
+from ..permissions import permission
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
                        ClientCardSchema, ClientListQuerySchema, ClientPageSchema,
@@ -218,7 +219,7 @@ def remove_contact_link(client_id, contact_id):
 
 
 @blp.route("/<client_id>/erase", methods=["POST"])
-@requires("admin")
+@permission("clients.erase")
 @takes_no_body
 @blp.response(200, ClientSchema)
 @errors(400, 403, 404, 409)
@@ -283,6 +284,7 @@ def client_history(query, client_id):
 
 
 @blp.route("/<client_id>/timeline")
+@permission("activities.read")
 @blp.arguments(TimelineQuerySchema, location="query")
 @blp.response(200, TimelinePageSchema, headers=LINK_HEADER)
 @errors(404)
@@ -298,6 +300,7 @@ def client_timeline(query, client_id):
 
 
 @blp.route("/<client_id>/notes", methods=["POST"])
+@permission("activities.write")
 @blp.arguments(NoteCreateSchema)
 @blp.response(201, TimelineEntrySchema)
 @errors(400, 404, 415, 422)

@@ -4,7 +4,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from .. import rpc
-from ..auth import requires
+from ..permissions import permission
 from ..schemas import ContactErasedSchema, ContactPatchSchema, ContactSchema
 from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
                problem_responses, require_json, takes_no_body, with_etag)
@@ -62,7 +62,7 @@ def delete_contact(contact_id):
 
 
 @blp.route("/<contact_id>/erase", methods=["POST"])
-@requires("admin")
+@permission("contacts.erase")
 @takes_no_body
 @blp.response(200, ContactErasedSchema)
 @errors(400, 403, 404)

@@ -1,4 +1,5 @@
-// CRM UI: the token lives in localStorage; every call goes to /api/v1 with it.
+// CRM UI: a password login sets an HttpOnly session cookie (no token in the page or in
+// storage); every write sends the session's CSRF token back as X-CSRF-Token.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const LABELS = { kind: "Druh", ico: "IČO", dic: "DIČ", vat_payer: "Plátce DPH",
@@ -13,17 +14,22 @@ const TYPES = { note: "Poznámka", meeting: "Schůzka", call: "Telefonát", emai
 let nextCursor = null;
 let current = null;
 
-function token() { return localStorage.getItem("crm.token") || ""; }
+let csrfToken = null;
 
 async function api(path, options = {}) {
-  const headers = { Authorization: `Bearer ${token()}`, ...(options.headers || {}) };
+  const headers = { ...(options.headers || {}) };
   if (options.body) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { ...options, headers });
+  if (csrfToken && options.method && options.method !== "GET") headers["X-CSRF-Token"] = csrfToken;
+  const response = await fetch(path, { ...options, headers, credentials: "same-origin" });
+  if (response.status === 401 && !path.startsWith("/api/v1/auth/")) showLogin();
   const body = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     const problem = body || {};
     const fields = (problem.errors || []).map((e) => `${e.field || ""}: ${e.message}`);
-    const text = response.status === 401 ? "Neplatný nebo chybějící token." :
+    const text = response.status === 401 && path === "/api/v1/auth/login" ?
+        "Špatný e-mail nebo heslo." :
+      response.status === 401 ? "Přihlaste se prosím." :
+      response.status === 429 ? "Příliš mnoho neúspěšných pokusů; zkuste to později." :
       response.status === 504 ? "Nevíme, zda se to provedlo (služba neodpověděla včas). " +
         "Odešlete formulář znovu: nic se nezdvojí." :
       (problem.detail || problem.title || `Chyba ${response.status}`);
@@ -148,10 +154,49 @@ $("note").onsubmit = async (event) => {
   } catch (err) { $("note-error").textContent = err.message; }
 };
 
-$("save-token").onclick = () => {
-  localStorage.setItem("crm.token", $("token").value.trim());
-  $("token").value = "";
+// -- logging in ---------------------------------------------------------------------
+const setupToken = new URLSearchParams(location.hash.slice(1)).get("setup");
+
+function showLogin() {
+  $("app").hidden = true;
+  $("logout").hidden = true;
+  $("who").textContent = "";
+  $("login-box").hidden = false;
+  if (setupToken) {
+    $("login-title").textContent = "První administrátor";
+    $("setup-name").hidden = false;
+    $("setup-name").required = true;
+  }
+}
+
+function showApp(session) {
+  csrfToken = session.csrf_token;
+  $("login-box").hidden = true;
+  $("app").hidden = false;
+  $("logout").hidden = false;
+  $("who").textContent = session.user ? `${session.user.name} (${session.role})` : session.role;
   loadClients();
+}
+
+$("login").onsubmit = async (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  const form = new FormData(event.target);
+  const payload = { email: form.get("email"), password: form.get("password") };
+  const path = setupToken ? "/api/v1/auth/setup" : "/api/v1/auth/login";
+  if (setupToken) Object.assign(payload, { token: setupToken, name: form.get("name") });
+  try {
+    const session = await api(path, { method: "POST", body: JSON.stringify(payload) });
+    if (setupToken) history.replaceState(null, "", location.pathname);
+    event.target.reset();
+    showApp(session);
+  } catch (err) { $("login-error").textContent = err.message; }
+};
+
+$("logout").onclick = async () => {
+  await api("/api/v1/auth/logout", { method: "POST" }).catch(() => null);
+  csrfToken = null;
+  showLogin();
 };
 $("more").onclick = () => loadClients(true);
-if (token()) loadClients();
+api("/api/v1/auth/session").then(showApp).catch(showLogin);

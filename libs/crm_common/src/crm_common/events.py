@@ -4,6 +4,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from .access import SYSTEM, Caller
+
 
 # CloudEvents' AMQP binding: structured mode says so in the message's content type.
 CONTENT_TYPE = "application/cloudevents+json"
@@ -48,6 +50,8 @@ class EventContext:
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str | None = None
     actor: str | None = None
+    # who asked, for the access rules; never put into events
+    caller: Caller = SYSTEM
 
 
 def make_event(service: str, event_type: str, subject: str, data: dict,

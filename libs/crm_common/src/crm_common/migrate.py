@@ -30,9 +30,10 @@ def upgrade(service_dir: str | Path, service: str | None = None, revision: str =
     command.upgrade(alembic_config(service_dir, service), revision)
 
 
-def run_env(context, service_metadata) -> None:
-    """The body of every service's alembic env.py: its tables plus outbox and inbox."""
-    target = [service_metadata, messaging_metadata]
+def run_env(context, service_metadata, messaging: bool = True) -> None:
+    """The body of every service's alembic env.py: its tables plus outbox and inbox
+    (`messaging=False`: the gateway, which publishes no events)."""
+    target = [service_metadata, messaging_metadata] if messaging else [service_metadata]
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target, literal_binds=True)
@@ -145,8 +146,8 @@ def main(argv=None):
             sys.exit(f"cannot migrate {Path(service_dir).name}: {exc}")
         name = Path(service_dir).resolve().name
         print(f"migrated {name} to {args.revision}", file=sys.stderr)
-        if args.queues:
-            from .stack import SERVICES
+        from .stack import SERVICES
+        if args.queues and name in SERVICES:  # the gateway has no queues
             from .topology import declare, load_service_class
             declared = declare(config.amqp_uri(), load_service_class(SERVICES[name]))
             print(f"declared {name}'s queues: {', '.join(declared) or 'none'}", file=sys.stderr)

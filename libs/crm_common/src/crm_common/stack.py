@@ -87,6 +87,7 @@ class Stack:
         self.replicas = dict(replicas or {})
         self.gateway = gateway
         self.gateway_port = int(gateway_port or self.env.get("GATEWAY_PORT") or 8080)
+        self.first_login: str | None = None  # how to log in the first time (make run)
         self.fake_ares = fake_ares
         self.procs: dict[str, subprocess.Popen] = {}
         self.python = sys.executable
@@ -125,6 +126,18 @@ class Stack:
             if done.returncode:
                 error = done.stderr.decode(errors="replace").strip().splitlines()[-20:]
                 raise RuntimeError(f"migrating {name} failed:\n" + "\n".join(error))
+        if self.gateway:  # its own database: users, tokens, the audit log
+            self._run_once("gateway", [self.python, "-m", "crm_common.migrate", "gateway"])
+            self.first_login = self._run_once("gateway setup", [
+                self.python, "-m", "crm_gateway.setup", "--base-url", self.url]).strip()
+
+    def _run_once(self, what: str, argv: list[str]) -> str:
+        done = subprocess.run(argv, cwd=self.root, env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        if done.returncode:
+            error = done.stderr.decode(errors="replace").strip().splitlines()[-20:]
+            raise RuntimeError(f"{what} failed:\n" + "\n".join(error))
+        return done.stdout.decode(errors="replace")
 
     def start(self, wait: float = 60):
         self._stopping = False
@@ -357,6 +370,8 @@ def _print_urls(stack: Stack, url: str | None) -> None:
     lines = ["CRM is running."]
     if url:
         lines += [f"  gateway:  {url}/", f"  API docs: {url}/api/docs"]
+        if stack.first_login:
+            lines += [f"  {stack.first_login}"]
     lines += [f"  logs:     {_shown(stack.logs)}/"]
     print("\n".join(lines), flush=True)
 

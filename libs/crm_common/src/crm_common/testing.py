@@ -142,8 +142,9 @@ def database_url(request, tmp_path):
 
 
 def database_env(backend: str, tmp_path, make_postgres_db=None, services=SERVICES) -> dict:
+    """Each service's database URL, and the gateway's (users, tokens, the audit log)."""
     env = {}
-    for name in services:
+    for name in (*services, "gateway"):
         if backend == "postgresql":
             env[f"{name.upper()}_DATABASE_URL"] = make_postgres_db(name)
         else:

@@ -34,6 +34,12 @@ _links_schema = LinkSchema(many=True)
 _link_schema_one = LinkSchema()
 
 
+def _repositories(uow) -> tuple[Clients, Contacts]:
+    """The client register and the contact persons as the caller may see them."""
+    caller = uow.context.caller
+    return Clients(uow.session, caller), Contacts(uow.session, caller)
+
+
 def to_resource(contact: Contact, links: list[ContactLink]) -> dict:
     return dict(_contact_schema.dump(contact), clients=_links_schema.dump(links))
 
@@ -55,10 +61,11 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
         return replayed
     existing = isinstance(payload, dict) and "contact_id" in payload
     data = load(_link_schema if existing else _create_schema, payload)
-    client = Clients(uow.session).get(client_id)
+    clients, repo = _repositories(uow)
+    client = clients.get(client_id)
     if client.erased_at is not None:
         raise Conflict(f"client {client_id} was erased (GDPR): it takes no contact persons")
-    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
+    actor, now = uow.context.actor, utcnow()
     if existing:
         contact = repo.get(data["contact_id"], for_update=True)
         if repo.link_of(client_id, contact.id):
@@ -77,7 +84,7 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
     else:
         _write(uow, lambda: repo.link(link, now))
     links = repo.links_of(contact.id)
-    Clients(uow.session).record(client, "contact_added", {"contacts": {
+    clients.record(client, "contact_added", {"contacts": {
         "before": None, "after": _link_summary(contact, link)}}, actor, now)
     if existing:
         uow.emit("contact.updated", contact.id, {
@@ -86,42 +93,45 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
     else:
         uow.emit("contact.created", contact.id, {
             "contact": contact_event(contact, links), "client_id": client_id})
-    return uow.commit_once(ADD, idempotency_key, request, to_resource(contact, links))
+    return uow.commit_once(ADD, idempotency_key, request,
+                           to_resource(contact, repo.seen(links)))
 
 
 def list_contacts(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
     """The client's contact persons, the primary one first, then by name."""
-    Clients(uow.session).get(client_id)
-    repo = Contacts(uow.session)
+    clients, repo = _repositories(uow)
+    clients.get(client_id)
 
     def fetch(offset, count):
         found = repo.of_client(client_id, offset, count)
         links = repo.links_of_many([contact.id for contact, _ in found])
-        return [(contact, link, links.get(contact.id, [])) for contact, link in found]
+        return [(contact, link, repo.seen(links.get(contact.id, [])))
+                for contact, link in found]
     return offset_page(fetch, limit, cursor, lambda found: dict(
         to_resource(found[0], found[2]), link=_link_schema_one.dump(found[1])))
 
 
 def get_contact(uow, contact_id: str) -> dict:
-    repo = Contacts(uow.session)
+    repo = _repositories(uow)[1]
     contact = repo.get(contact_id)
-    return to_resource(contact, repo.links_of(contact_id))
+    return to_resource(contact, repo.seen(repo.links_of(contact_id)))
 
 
 def contact_vcard(uow, contact_id: str) -> str:
     """The person as a vCard 4.0, with their first client as ORG."""
-    repo = Contacts(uow.session)
+    clients, repo = _repositories(uow)
     contact = repo.get(contact_id)
-    links = repo.links_of(contact_id)
+    links = repo.seen(repo.links_of(contact_id))
     link = next((link for link in links if link.primary), links[0] if links else None)
-    names = {link.client_id: Clients(uow.session).get(link.client_id).name} if link else {}
+    names = {link.client_id: clients.get(link.client_id).name} if link else {}
     return vcard.vcards([(contact, link)], names)
 
 
 def client_vcards(uow, client_id: str) -> str:
     """Every contact person of the client, one vCard each, in one text."""
-    client = Clients(uow.session).get(client_id)
-    return vcard.vcards(Contacts(uow.session).of_client(client_id), {client.id: client.name})
+    clients, repo = _repositories(uow)
+    client = clients.get(client_id)
+    return vcard.vcards(repo.of_client(client_id), {client.id: client.name})
 
 
 def update_contact(uow, contact_id: str, payload: dict, if_match: int | None = None,
@@ -131,7 +141,7 @@ def update_contact(uow, contact_id: str, payload: dict, if_match: int | None = N
     if replayed is not None:
         return replayed
     data = load(_patch_schema, payload)
-    repo = Contacts(uow.session)
+    repo = _repositories(uow)[1]
     contact = _current(repo, contact_id, if_match)
     if "custom_fields" in data:
         data["custom_fields"] = custom_values(uow.session, "contact", data["custom_fields"],
@@ -144,7 +154,7 @@ def update_contact(uow, contact_id: str, payload: dict, if_match: int | None = N
         uow.emit("contact.updated", contact.id, {
             "contact": contact_event(contact, repo.links_of(contact.id)), "changes": changes})
     return uow.commit_once(UPDATE, idempotency_key, request,
-                           to_resource(contact, repo.links_of(contact.id)))
+                           to_resource(contact, repo.seen(repo.links_of(contact.id))))
 
 
 def update_link(uow, client_id: str, contact_id: str, payload: dict,
@@ -157,13 +167,13 @@ def update_link(uow, client_id: str, contact_id: str, payload: dict,
     data = load(_link_schema, payload)
     if "contact_id" in data:
         raise ValidationFailed({"contact_id": ["The contact is named in the path."]})
-    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
-    client, contact = Clients(uow.session).get(client_id), repo.get(contact_id, for_update=True)
+    (clients, repo), actor, now = _repositories(uow), uow.context.actor, utcnow()
+    client, contact = clients.get(client_id), repo.get(contact_id, for_update=True)
     before = _found_link(repo, client_id, contact)
     after = ContactLink(client_id, contact_id, data.get("position", before.position),
                         before.primary if data.get("primary") is None else data["primary"])
     if after != before:
-        Clients(uow.session).record(client, "contact_changed", {"contacts": {
+        clients.record(client, "contact_changed", {"contacts": {
             "before": _link_summary(contact, before),
             "after": _link_summary(contact, after)}}, actor, now)
         links_before = repo.links_of(contact_id)
@@ -173,7 +183,7 @@ def update_link(uow, client_id: str, contact_id: str, payload: dict,
             "contact": contact_event(contact, links), "changes": {"clients": {
                 "before": _links(links_before), "after": _links(links)}}})
     return uow.commit_once(LINK, idempotency_key, request,
-                           to_resource(contact, repo.links_of(contact_id)))
+                           to_resource(contact, repo.seen(repo.links_of(contact_id))))
 
 
 def remove_link(uow, client_id: str, contact_id: str, idempotency_key: str | None = None
@@ -183,18 +193,19 @@ def remove_link(uow, client_id: str, contact_id: str, idempotency_key: str | Non
     replayed = uow.replay(UNLINK, idempotency_key, request)
     if replayed is not None:
         return replayed
-    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
-    client, contact = Clients(uow.session).get(client_id), repo.get(contact_id, for_update=True)
+    (clients, repo), actor, now = _repositories(uow), uow.context.actor, utcnow()
+    client, contact = clients.get(client_id), repo.get(contact_id, for_update=True)
     link = _found_link(repo, client_id, contact)
     links_before = repo.links_of(contact_id)
     repo.unlink(client_id, contact_id)
-    Clients(uow.session).record(client, "contact_removed", {"contacts": {
+    clients.record(client, "contact_removed", {"contacts": {
         "before": _link_summary(contact, link), "after": None}}, actor, now)
     links = repo.links_of(contact_id)
     uow.emit("contact.updated", contact.id, {
         "contact": contact_event(contact, links), "changes": {"clients": {
             "before": _links(links_before), "after": _links(links)}}})
-    return uow.commit_once(UNLINK, idempotency_key, request, to_resource(contact, links))
+    return uow.commit_once(UNLINK, idempotency_key, request,
+                           to_resource(contact, repo.seen(links)))
 
 
 def delete_contact(uow, contact_id: str, if_match: int | None = None,
@@ -204,10 +215,10 @@ def delete_contact(uow, contact_id: str, if_match: int | None = None,
     replayed = uow.replay(DELETE, idempotency_key, request)
     if replayed is not None:
         return replayed
-    repo, actor, now = Contacts(uow.session), uow.context.actor, utcnow()
+    repo, actor, now = _repositories(uow)[1], uow.context.actor, utcnow()
     contact = _current(repo, contact_id, if_match, for_update=True)
     links = repo.links_of(contact_id)
-    clients = Clients(uow.session)
+    clients = Clients(uow.session)  # every client's history says so, seen or not
     for link in links:
         clients.record(clients.get(link.client_id), "contact_removed", {"contacts": {
             "before": _link_summary(contact, link), "after": None}}, actor, now)

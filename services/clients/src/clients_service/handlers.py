@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy import insert, select
 
+from crm_common.access import SYSTEM, Caller
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import parse_time, rfc3339, utcnow
 from crm_common.fields import load
@@ -34,6 +35,19 @@ _RESOURCE_FIELDS = tuple(name for name in _client_schema.fields
                          if name not in _TIME_FIELDS + ("registry",))
 
 
+def _clients(uow) -> Clients:
+    """The register as the caller may see it."""
+    return Clients(uow.session, uow.context.caller)
+
+
+def owned_by_default(data: dict, caller: Caller) -> dict:
+    """A client someone creates without naming an owner is theirs (so a sales rep who may
+    see only their own clients sees the ones they create)."""
+    if data.get("owner_id") is None and caller.user_id:
+        data["owner_id"] = caller.user_id
+    return data
+
+
 def to_resource(client: Client) -> dict:
     return _client_schema.dump(client)
 
@@ -42,14 +56,15 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
     replayed = uow.replay(CREATE, idempotency_key, payload)
     if replayed is not None:
         return replayed
-    actor, data = uow.context.actor, load(_create_schema, payload)
-    Clients(uow.session).check_parent(None, data.get("parent_id"))
+    actor = uow.context.actor
+    data = owned_by_default(load(_create_schema, payload), uow.context.caller)
+    _clients(uow).check_parent(None, data.get("parent_id"))
     data["custom_fields"] = custom_values(uow.session, "client", data.get("custom_fields"),
                                           {}, None, creating=True)
     client = Client(**new_client_fields(str(uuid.uuid4()), data, utcnow(), actor))
     uow.session.add(client)
     uow.session.flush()
-    Clients(uow.session).record(client, "created", created_changes(vars_of(client)), actor,
+    _clients(uow).record(client, "created", created_changes(vars_of(client)), actor,
                                 client.created_at)
     resource = to_resource(client)
     uow.emit("client.created", client.id, {"client": resource})
@@ -129,9 +144,9 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
         try:
             if isinstance(earlier, ValidationFailed):
                 raise earlier
-            data = load(_create_schema, payload)
+            data = owned_by_default(load(_create_schema, payload), uow.context.caller)
             if data.get("parent_id"):
-                Clients(uow.session).check_parent(None, data["parent_id"])
+                _clients(uow).check_parent(None, data["parent_id"])
             data["custom_fields"] = custom_values(uow.session, "client",
                                                   data.get("custom_fields"), {}, None, True,
                                                   definitions)
@@ -144,7 +159,7 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
         results.append({"status": 201, "client": _row_resource(row)})
     if rows:  # a plain bulk insert: the ORM's per-object bookkeeping was a third of the time
         uow.session.execute(insert(clients), rows)
-        Clients(uow.session).record_many([
+        _clients(uow).record_many([
             history_row(row["id"], "created", created_changes(row), actor, moment,
                         row["version"]) for row in rows])
     created = [(index, result["client"]) for index, (result, earlier) in
@@ -168,13 +183,13 @@ def _row_resource(row: dict) -> dict:
 
 
 def get_client(uow, client_id: str) -> dict:
-    return read_client(uow.session.connection(), client_id)
+    return read_client(uow.session.connection(), client_id, uow.context.caller)
 
 
-def read_client(connection, client_id: str) -> dict:
+def read_client(connection, client_id: str, caller: Caller = SYSTEM) -> dict:
     """One primary-key select; on a plain connection, a read needs no unit of work."""
     row = connection.execute(select(clients).where(clients.c.id == client_id)).first()
-    if row is None:
+    if row is None or not caller.may_see(row.owner_id):
         raise NotFound(f"client {client_id} does not exist")
     return to_resource(Client(**row._mapping))
 
@@ -189,7 +204,7 @@ def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | Non
         ico = digits.zfill(8)
     if archived not in ARCHIVED_FILTERS:
         raise ValidationFailed({"archived": [f"One of {', '.join(ARCHIVED_FILTERS)}."]})
-    return Clients(uow.session).page(limit, cursor, ico, archived, to_resource)
+    return _clients(uow).page(limit, cursor, ico, archived, to_resource)
 
 
 def update_client(uow, client_id: str, payload: dict, if_match: int | None = None,
@@ -204,7 +219,7 @@ def update_client(uow, client_id: str, payload: dict, if_match: int | None = Non
     data = load(_patch_schema, payload)
     client = _current(uow, client_id, if_match)
     if "parent_id" in data and data["parent_id"] != client.parent_id:
-        Clients(uow.session).check_parent(client.id, data["parent_id"])
+        _clients(uow).check_parent(client.id, data["parent_id"])
     if "custom_fields" in data:
         data["custom_fields"] = custom_values(uow.session, "client", data["custom_fields"],
                                               client.custom_fields, client.id, creating=False)
@@ -253,7 +268,7 @@ def subsidiaries(uow, client_id: str, depth: str = "1", limit: int = 50,
     by level, a page at a time."""
     if depth not in ("1", "all"):
         raise ValidationFailed({"depth": ["1 (direct subsidiaries) or all (the subtree)."]})
-    repo = Clients(uow.session)
+    repo = _clients(uow)
     return offset_page(lambda offset, count: repo.subsidiaries(
         client_id, depth == "all", offset + count)[offset:], limit, cursor, to_resource)
 
@@ -266,7 +281,7 @@ def erase_client(uow, client_id: str, idempotency_key: str | None = None) -> dic
     replayed = uow.replay(ERASE, idempotency_key, request)
     if replayed is not None:
         return replayed
-    clients_repo = Clients(uow.session)
+    clients_repo = _clients(uow)
     client = clients_repo.get(client_id)
     if client.erased_at is None:
         actor, now = uow.context.actor, utcnow()
@@ -287,13 +302,13 @@ def erase_client(uow, client_id: str, idempotency_key: str | None = None) -> dic
 
 def client_history(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
     """Every write of the client, newest first."""
-    return Clients(uow.session).history(client_id, limit, cursor, _history_schema.dump)
+    return _clients(uow).history(client_id, limit, cursor, _history_schema.dump)
 
 
 def _current(uow, client_id: str, if_match: int | None) -> Client:
     """The client to change; an erased one is never changed again (nothing may bring the
     person's data back)."""
-    client = Clients(uow.session).get(client_id)
+    client = _clients(uow).get(client_id)
     if client.erased_at is not None:
         raise Conflict(f"client {client_id} was erased (GDPR): it cannot be changed")
     if if_match is not None and client.version != if_match:
@@ -305,7 +320,7 @@ def _current(uow, client_id: str, if_match: int | None) -> Client:
 def _save(uow, client: Client, action: str, changes: dict, actor, now) -> None:
     """Write the change and its history row."""
     _flush(uow, client)
-    Clients(uow.session).record(client, action, changes, actor, now)
+    _clients(uow).record(client, action, changes, actor, now)
 
 
 def _flush(uow, client: Client) -> None:
@@ -321,7 +336,7 @@ def apply_registry_data(uow, event: dict) -> None:
     """On `ares.lookup_succeeded`: take the register's data, emit `client.updated`."""
     data = event["data"]
     fetched_at = parse_time(data["fetched_at"])
-    for client in Clients(uow.session).find(data.get("client_id"), data.get("ico")):
+    for client in _clients(uow).find(data.get("client_id"), data.get("ico")):
         if client.ico != data.get("ico"):
             continue  # the IČO changed since the lookup was asked for
         changes = client.apply_registry(data["record"], fetched_at, utcnow())
@@ -331,7 +346,7 @@ def apply_registry_data(uow, event: dict) -> None:
 def registry_lookup_failed(uow, event: dict) -> None:
     """On `ares.lookup_failed`: the client stays as entered; its registry status says why."""
     data = event["data"]
-    for client in Clients(uow.session).find(data.get("client_id"), data.get("ico")):
+    for client in _clients(uow).find(data.get("client_id"), data.get("ico")):
         if client.ico == data.get("ico"):
             checked_at = parse_time(event.get("time")) if event.get("time") else utcnow()
             _emit_registry_update(uow, client,
@@ -342,7 +357,7 @@ def _emit_registry_update(uow, client: Client, changes: dict) -> None:
     if not changes:
         return
     uow.session.flush()
-    Clients(uow.session).record(client, "registry", changes, REGISTRY_ACTOR,
+    _clients(uow).record(client, "registry", changes, REGISTRY_ACTOR,
                                 client.updated_at)
     uow.emit("client.updated", client.id, {
         "client": to_resource(client), "source": "ares", "changes": changes})

@@ -2,8 +2,9 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text, cast, delete, insert, select, update
+from sqlalchemy import Text, cast, delete, exists, insert, select, update
 
+from crm_common.access import SYSTEM, Caller
 from crm_common.db import take_turns
 from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.pagination import newest_first
@@ -18,14 +19,22 @@ ARCHIVED_FILTERS = ("false", "true", "only")  # ?archived=: leave out, include, 
 
 
 class Clients:
-    def __init__(self, session):
+    """`caller`: whom the answers are for; a client they may not see (the record-level
+    rule) is answered exactly as one that does not exist."""
+
+    def __init__(self, session, caller: Caller = SYSTEM):
         self.session = session
+        self.caller = caller
 
     def get(self, client_id: str) -> Client:
         client = self.session.get(Client, client_id)
-        if client is None:
+        if client is None or not self.caller.may_see(client.owner_id):
             raise NotFound(f"client {client_id} does not exist")
         return client
+
+    def visible(self, query):
+        """`query` over clients narrowed to those the caller may see."""
+        return visible_clients(query, self.caller)
 
     def find(self, client_id: str | None = None, ico: str | None = None) -> list[Client]:
         """The client with `client_id`, else every client with the IČO."""
@@ -37,7 +46,7 @@ class Clients:
     def page(self, limit, cursor, ico: str | None = None, archived: str = "false", dump=None
              ) -> dict:
         """Newest first, keyset-paginated: a cursor stays valid while clients are added."""
-        query = select(Client)
+        query = self.visible(select(Client))
         if ico:
             query = query.where(clients.c.ico == ico)
         if archived == "false":
@@ -56,7 +65,8 @@ class Clients:
         # two concurrent moves (X under Y, Y under X) would each see no cycle: moves take
         # turns, and each one sees the others' result
         take_turns(self.session, "clients:hierarchy")
-        if self.session.get(Client, parent_id) is None:
+        parent = self.session.get(Client, parent_id)
+        if parent is None or not self.caller.may_see(parent.owner_id):
             raise ValidationFailed({"parent_id": [f"Client {parent_id} does not exist."]})
         ancestor, seen = parent_id, set()
         while ancestor is not None and ancestor not in seen:
@@ -76,7 +86,9 @@ class Clients:
             children = [c for c in self.session.scalars(
                 select(Client).where(clients.c.parent_id.in_(level))
                 .order_by(clients.c.name, clients.c.id)) if c.id not in seen]
-            found += children[:limit - len(found)]
+            # a hidden company in between still leads to the visible ones below it
+            found += [c for c in children if self.caller.may_see(c.owner_id)
+                      ][:limit - len(found)]
             seen.update(c.id for c in children)
             level = [c.id for c in children] if whole_subtree else []
         return found
@@ -120,6 +132,12 @@ class Clients:
                             rows=lambda q: self.session.execute(q).all())
 
 
+def visible_clients(query, caller: Caller):
+    if caller.restricted:
+        query = query.where(clients.c.owner_id == caller.user_id)
+    return query
+
+
 def history_row(client_id: str, action: str, changes: dict, actor: str | None,
                 at: datetime, version: int | None) -> dict:
     return {"id": str(uuid.uuid4()), "client_id": client_id, "at": at, "actor": actor,
@@ -127,18 +145,37 @@ def history_row(client_id: str, action: str, changes: dict, actor: str | None,
 
 
 class Contacts:
-    """Contact persons and their links to clients."""
+    """Contact persons and their links to clients. `caller`: a person is visible to whom
+    sees one of their clients (the record-level rule)."""
 
-    def __init__(self, session):
+    def __init__(self, session, caller: Caller = SYSTEM):
         self.session = session
+        self.caller = caller
 
     def get(self, contact_id: str, for_update: bool = False) -> Contact:
         """`for_update`: the row locked until the transaction ends (PostgreSQL), so that an
         erasure and a new link of the same person take turns."""
         contact = self.session.get(Contact, contact_id, with_for_update=for_update or None)
-        if contact is None:
+        if contact is None or not self._visible(contact_id):
             raise NotFound(f"contact {contact_id} does not exist")
         return contact
+
+    def _visible(self, contact_id: str) -> bool:
+        if not self.caller.restricted:
+            return True
+        columns = client_contacts.c
+        return bool(self.session.scalar(select(exists(visible_clients(
+            select(clients.c.id).join(client_contacts, columns.client_id == clients.c.id)
+            .where(columns.contact_id == contact_id), self.caller)))))
+
+    def seen(self, links: list[ContactLink]) -> list[ContactLink]:
+        """The links to clients the caller may see: what an answer shows (an event tells
+        every link)."""
+        if not self.caller.restricted or not links:
+            return links
+        shown = set(self.session.scalars(visible_clients(select(clients.c.id).where(
+            clients.c.id.in_({link.client_id for link in links})), self.caller)))
+        return [link for link in links if link.client_id in shown]
 
     def links_of(self, contact_id: str) -> list[ContactLink]:
         return self.links_of_many([contact_id]).get(contact_id, [])

@@ -23,7 +23,7 @@ class ClientsService(HealthCheck):
     @rpc
     def get(self, client_id):
         with self.db.read() as connection:
-            return handlers.read_client(connection, client_id)
+            return handlers.read_client(connection, client_id, self.db.caller)
 
     @rpc
     def list(self, limit=50, cursor=None, ico=None, archived="false"):

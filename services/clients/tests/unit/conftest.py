@@ -2,6 +2,7 @@
 import pytest
 
 from clients_service.orm import metadata
+from crm_common.access import SYSTEM
 from crm_common.db import make_engine, make_session_factory
 from crm_common.events import EventContext
 from crm_common.messaging import metadata as messaging_metadata
@@ -19,7 +20,8 @@ def engine(tmp_path):
 
 @pytest.fixture
 def uow(engine):
-    """`uow()` opens a unit of work acting for `user:alice`; `uow("user:bob")` for Bob."""
+    """`uow()` opens a unit of work acting for `user:alice`; `uow("user:bob")` for Bob;
+    `uow(caller=Caller(...))` answers that caller (the record-level rule)."""
     factory = make_session_factory(engine)
-    return lambda actor="user:alice": UnitOfWork(factory, "clients",
-                                                 EventContext(actor=actor))
+    return lambda actor="user:alice", caller=SYSTEM: UnitOfWork(
+        factory, "clients", EventContext(actor=actor, caller=caller))

@@ -7,6 +7,7 @@ import time
 from nameko.extensions import DependencyProvider
 
 from .. import config
+from ..access import Caller
 from ..context import set_current, setup_logging
 from ..db import claim_sqlite_database, green_postgres, make_engine, make_session_factory
 from ..errors import DeadlineExceeded, ServiceUnavailable
@@ -26,6 +27,7 @@ def context_from(worker_ctx) -> EventContext:
         correlation_id=data.get("correlation_id") or worker_ctx.call_id,
         causation_id=data.get("causation_id"),
         actor=data.get("actor"),
+        caller=Caller.from_context(data),
     )
 
 
@@ -95,6 +97,7 @@ class WorkerDatabase:
     def __init__(self, provider: Database, context: EventContext, deadline):
         self._provider = provider
         self._context = context
+        self.caller = context.caller  # whom this call answers (the access rules)
         self._deadline = deadline
         self._commits = []  # of this worker: a failure after one leaves the call half done
 

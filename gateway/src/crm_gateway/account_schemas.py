@@ -1,0 +1,193 @@
+"""Schemas of the gateway's own resources: users, tokens, login, settings, the audit log."""
+from marshmallow import Schema, ValidationError, fields, validate
+
+from crm_common.fields import reasonable_time
+
+from .accounts import passwords
+from .accounts.users import LANGUAGES, ROLES, valid_time_zone
+from .schemas import StrictSchema
+
+EMAIL = fields.Email(validate=validate.Length(max=254))
+
+
+def check_password(value):
+    wrong = passwords.problems(value)
+    if wrong:
+        raise ValidationError(wrong)
+
+
+def check_time_zone(value):
+    if not valid_time_zone(value):
+        raise ValidationError("An IANA time zone such as Europe/Prague.")
+
+
+class UserFieldsSchema(StrictSchema):
+    email = fields.Email(validate=validate.Length(max=254), metadata={
+        "description": "Unique, whatever its case; the login name"})
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = fields.Boolean(metadata={"description": "false: can no longer log in; their "
+                                                     "sessions end and tokens stop working"})
+    time_zone = fields.String(validate=check_time_zone, metadata={"example": "Europe/Prague"})
+    language = fields.String(validate=validate.OneOf(LANGUAGES), metadata={"example": "cs"})
+
+
+class UserCreateSchema(UserFieldsSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    password = fields.String(load_only=True, validate=check_password, metadata={
+        "description": f"At least {passwords.MIN_LENGTH} characters; without one the user "
+                       "cannot log in until an administrator sets it"})
+
+
+class UserPatchSchema(UserFieldsSchema):
+    pass
+
+
+class UserSchema(Schema):
+    id = fields.String()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String(metadata={"enum": list(ROLES)})
+    active = fields.Boolean()
+    time_zone = fields.String()
+    language = fields.String()
+    has_password = fields.Boolean()
+    created_at = fields.String(metadata={"format": "date-time"})
+    updated_at = fields.String(metadata={"format": "date-time"})
+    version = fields.Integer()
+
+
+class UserPageSchema(Schema):
+    items = fields.List(fields.Nested(UserSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class UserQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = fields.Boolean()
+    q = fields.String(validate=validate.Length(max=100), metadata={
+        "description": "part of the name or the e-mail"})
+
+
+class PasswordSetSchema(StrictSchema):
+    password = fields.String(required=True, load_only=True, validate=check_password)
+
+
+class PasswordChangeSchema(StrictSchema):
+    current_password = fields.String(required=True, load_only=True,
+                                     validate=validate.Length(max=passwords.MAX_LENGTH))
+    new_password = fields.String(required=True, load_only=True, validate=check_password)
+
+
+class LoginSchema(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, load_only=True,
+                             validate=validate.Length(min=1, max=passwords.MAX_LENGTH))
+
+
+class SetupSchema(StrictSchema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, load_only=True, validate=check_password)
+
+
+class SessionSchema(Schema):
+    user = fields.Nested(UserSchema, allow_none=True, metadata={
+        "description": "null for the bootstrap token"})
+    role = fields.String()
+    via = fields.String(metadata={"enum": ["session", "token", "bootstrap"]})
+    csrf_token = fields.String(allow_none=True, metadata={
+        "description": "send it as X-CSRF-Token with every write made with the cookie"})
+    scopes = fields.List(fields.String(), allow_none=True)
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+class TokenCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    scopes = fields.List(fields.String(validate=validate.Length(max=60)), required=True,
+                         validate=validate.Length(min=1, max=50), metadata={
+                             "description": "read, write, or <resource>:read|write "
+                                            "(write includes read)",
+                             "example": ["clients:read", "activities:write"]})
+    expires_at = fields.AwareDateTime(allow_none=True, validate=reasonable_time, metadata={
+        "description": "null: until revoked"})
+    user_id = fields.String(validate=validate.Length(max=36), metadata={
+        "description": "whose token (administrators); default: yours"})
+
+
+class TokenSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    user_id = fields.String()
+    prefix = fields.String(metadata={"description": "its first characters, to recognise it"})
+    scopes = fields.List(fields.String())
+    created_at = fields.String(metadata={"format": "date-time"})
+    created_by = fields.String(allow_none=True)
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    last_used_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    revoked_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    active = fields.Boolean()
+
+
+class NewTokenSchema(TokenSchema):
+    token = fields.String(metadata={"description": "the secret: shown this once, never again"})
+
+
+class TokenPageSchema(Schema):
+    items = fields.List(fields.Nested(TokenSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class TokenQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+    user_id = fields.String(metadata={"description": "administrators: someone's tokens; "
+                                                     "`*`: everyone's"})
+
+
+class SettingsSchema(Schema):
+    sales_see_own_only = fields.Boolean(metadata={
+        "description": "sales reps see only the clients and deals they own"})
+
+
+class SettingsPatchSchema(StrictSchema):
+    sales_see_own_only = fields.Boolean(truthy={True}, falsy={False})
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer()
+    at = fields.String(metadata={"format": "date-time"})
+    actor = fields.String(allow_none=True)
+    user_id = fields.String(allow_none=True)
+    token_id = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    method = fields.String()
+    path = fields.String()
+    resource = fields.String()
+    action = fields.String()
+    record_id = fields.String(allow_none=True)
+    status = fields.Integer()
+    correlation_id = fields.String(allow_none=True)
+
+
+class AuditPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class AuditQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+    user_id = fields.String()
+    token_id = fields.String()
+    resource = fields.String()
+    action = fields.String()
+    record_id = fields.String()
+    status = fields.Integer(validate=validate.Range(100, 599))
+    since = fields.AwareDateTime(validate=reasonable_time)
+    until = fields.AwareDateTime(validate=reasonable_time)

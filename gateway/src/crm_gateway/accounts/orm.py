@@ -1,0 +1,83 @@
+"""The gateway's tables."""
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index,
+                        Integer, MetaData, String, Table)
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),  # lower case
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("language", String(10), nullable=False),
+    Column("password_hash", String(200)),  # argon2; none: cannot log in with a password
+    Column("password_changed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the secret
+    Column("prefix", String(16), nullable=False),  # how people recognise it in a list
+    Column("scopes", JSON, nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(100)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # of the cookie's value
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("ip", String(45)),
+)
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(254), nullable=False),
+    Column("ip", String(45), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Index("ix_login_failures_account", "account", "at"),
+    Index("ix_login_failures_ip", "ip", "at"),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(100)),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(100)),
+    Column("user_id", String(36), index=True),
+    Column("token_id", String(36)),
+    Column("ip", String(45)),
+    Column("method", String(10), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("resource", String(40), nullable=False, index=True),
+    Column("action", String(60), nullable=False),
+    Column("record_id", String(100)),
+    Column("status", Integer, nullable=False),
+    Column("correlation_id", String(64)),
+)
