@@ -176,6 +176,7 @@ def test_a_user_changes_their_own_password(app, client):
     done = client.post("/api/v1/auth/password", headers=csrf, json={
         "current_password": PASSWORD, "new_password": "Úplně-nové-heslo-7"})
     assert done.status_code == 200
+    assert client.get("/api/v1/auth/session").status_code == 200  # this session stays
     assert login(app.test_client(), "ro@firma.cz", "Úplně-nové-heslo-7").status_code == 200
 
 
@@ -248,7 +249,7 @@ def test_expired_and_revoked_tokens_are_refused(app, client):
 
 
 def test_users_manage_their_own_tokens_only(app, client):
-    rep, rep_auth = user_with_token(app, "sales", scopes=["tokens:write"])
+    rep, rep_auth = user_with_token(app, "sales", scopes=["write"])
     other, _ = user_with_token(app, "sales")
     mine = client.post("/api/v1/tokens", headers=rep_auth, json={
         "name": "můj", "scopes": ["clients:read"]})
@@ -361,3 +362,97 @@ def test_the_setup_link_creates_the_first_administrator_once(app, client):
     again = app.test_client().post("/api/v1/auth/setup", json={
         "token": token, "email": "evil@firma.cz", "name": "Evil", "password": PASSWORD})
     assert again.status_code == 403
+
+
+def test_a_token_cannot_make_a_wider_token(app, client):
+    user, narrow = user_with_token(app, "sales", scopes=["tokens:write", "clients:read"])
+    other, _ = user_with_token(app, "sales")
+    wider = client.post("/api/v1/tokens", headers=narrow, json={
+        "name": "víc", "scopes": ["write"]})
+    assert wider.status_code == 422 and "scopes" in wider.json["fields"]
+    assert client.post("/api/v1/tokens", headers=narrow, json={
+        "name": "cizí", "scopes": ["clients:read"], "user_id": other["id"]}
+                       ).status_code == 403
+    same = client.post("/api/v1/tokens", headers=narrow, json={
+        "name": "stejný", "scopes": ["clients:read"]})
+    assert same.status_code == 201
+    _, admin_narrow = user_with_token(app, "admin", scopes=["tokens:write"])
+    assert client.post("/api/v1/tokens", headers=admin_narrow, json={
+        "name": "x", "scopes": ["write"], "user_id": user["id"]}).status_code == 403
+
+
+def test_deactivating_revokes_tokens_for_good_and_the_last_admin_stays(app, client):
+    user, bearer = user_with_token(app, "sales")
+    client.patch(f"/api/v1/users/{user['id']}", headers=AUTH, json={"active": False})
+    client.patch(f"/api/v1/users/{user['id']}", headers=AUTH, json={"active": True})
+    assert client.get("/api/v1/users/me", headers=bearer).status_code == 401
+    tokens = client.get(f"/api/v1/tokens?user_id={user['id']}", headers=AUTH).json["items"]
+    assert tokens[0]["revoked_at"]
+    fresh = client.post("/api/v1/tokens", headers=AUTH, json={
+        "name": "x", "scopes": ["read"], "user_id": user["id"]})
+    assert fresh.status_code == 201  # active again: a new token works
+    admin = make_user(client, "admin", email="jediny@firma.cz")
+    last = client.patch(f"/api/v1/users/{admin['id']}", headers=AUTH, json={"role": "sales"})
+    assert last.status_code == 409
+    make_user(client, "admin", email="druhy@firma.cz")
+    assert client.patch(f"/api/v1/users/{admin['id']}", headers=AUTH,
+                        json={"role": "sales"}).status_code == 200
+
+
+def test_an_inactive_user_gets_no_token(client):
+    user = make_user(client, "sales", email="rep@firma.cz", active=False)
+    response = client.post("/api/v1/tokens", headers=AUTH, json={
+        "name": "x", "scopes": ["read"], "user_id": user["id"]})
+    assert response.status_code == 409
+
+
+def test_times_with_offsets_mean_the_same_moment(client):
+    user = make_user(client, "sales", email="rep@firma.cz")
+    past = (datetime.now(timezone(timedelta(hours=14))) - timedelta(minutes=1)).isoformat()
+    token = client.post("/api/v1/tokens", headers=AUTH, json={
+        "name": "x", "scopes": ["read"], "user_id": user["id"], "expires_at": past}).json
+    assert token["active"] is False
+    assert client.get("/api/v1/users/me", headers={
+        "Authorization": f"Bearer {token['token']}"}).status_code == 401
+
+
+def test_anonymous_logouts_change_nothing_and_are_not_audited(client):
+    client.set_cookie("crm_session", "junk")
+    assert client.post("/api/v1/auth/logout").status_code == 204
+    assert client.get("/api/v1/audit", headers=AUTH).json["items"] == []
+
+
+def test_setup_works_while_the_address_is_locked(app, client):
+    app.config["LOGIN_FAILURES_PER_IP"] = 2
+    for n in range(2):
+        login(client, f"x{n}@firma.cz")
+    with app.app_context(), store.transaction() as connection:
+        token = setup.issue(connection, 1)
+    made = client.post("/api/v1/auth/setup", json={
+        "token": token, "email": "admin@firma.cz", "name": "Admin", "password": PASSWORD})
+    assert made.status_code == 201
+
+
+def test_a_long_correlation_id_is_audited_whole(client):
+    correlation = "c" * 128
+    client.patch("/api/v1/settings", headers=dict(AUTH, **{"X-Correlation-ID": correlation}),
+                 json={"sales_see_own_only": False})
+    entry = client.get("/api/v1/audit", headers=AUTH).json["items"][0]
+    assert entry["correlation_id"] == correlation
+
+
+def test_a_hidden_parent_is_no_parent_on_the_card(client, rpc):
+    from crm_common.rpc import RemoteError
+    rpc.answers[("clients", "get")] = lambda client_id: dict(CLIENT, parent_id="p1") \
+        if client_id == CLIENT["id"] else (_ for _ in ()).throw(
+            RemoteError("NotFound", "client p1 does not exist", []))
+    rpc.answers[("clients", "list_contacts")] = {"items": [], "next_cursor": None}
+    rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
+    rpc.answers[("activities", "timeline")] = {"items": [], "next_cursor": None}
+    card = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH).json
+    assert card["parent"] == {"status": "ok", "client": None}
+
+
+def test_ids_no_database_could_hold_are_404(client):
+    assert client.get("/api/v1/users/a%00b", headers=AUTH).status_code == 404
+    assert client.get("/api/v1/tokens/" + "x" * 300, headers=AUTH).status_code == 404

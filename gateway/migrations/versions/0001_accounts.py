@@ -84,7 +84,7 @@ def upgrade():
         sa.Column("action", sa.String(60), nullable=False),
         sa.Column("record_id", sa.String(100)),
         sa.Column("status", sa.Integer, nullable=False),
-        sa.Column("correlation_id", sa.String(64)))
+        sa.Column("correlation_id", sa.String(128)))
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
     op.create_index("ix_audit_log_user_id", "audit_log", ["user_id"])
     op.create_index("ix_audit_log_resource", "audit_log", ["resource"])

@@ -5,7 +5,7 @@ from crm_common.fields import reasonable_time
 
 from .accounts import passwords
 from .accounts.users import LANGUAGES, ROLES, valid_time_zone
-from .schemas import StrictSchema
+from .schemas import PageQuerySchema, StrictSchema
 
 EMAIL = fields.Email(validate=validate.Length(max=254))
 
@@ -59,14 +59,16 @@ class UserSchema(Schema):
     version = fields.Integer()
 
 
-class UserPageSchema(Schema):
+class PageSchema(Schema):
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "the `cursor` of the next page; null on the last one"})
+
+
+class UserPageSchema(PageSchema):
     items = fields.List(fields.Nested(UserSchema))
-    next_cursor = fields.String(allow_none=True)
 
 
-class UserQuerySchema(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String()
+class UserQuerySchema(PageQuerySchema):
     role = fields.String(validate=validate.OneOf(ROLES))
     active = fields.Boolean()
     q = fields.String(validate=validate.Length(max=100), metadata={
@@ -138,14 +140,11 @@ class NewTokenSchema(TokenSchema):
     token = fields.String(metadata={"description": "the secret: shown this once, never again"})
 
 
-class TokenPageSchema(Schema):
+class TokenPageSchema(PageSchema):
     items = fields.List(fields.Nested(TokenSchema))
-    next_cursor = fields.String(allow_none=True)
 
 
-class TokenQuerySchema(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String()
+class TokenQuerySchema(PageQuerySchema):
     user_id = fields.String(metadata={"description": "administrators: someone's tokens; "
                                                      "`*`: everyone's"})
 
@@ -175,14 +174,11 @@ class AuditEntrySchema(Schema):
     correlation_id = fields.String(allow_none=True)
 
 
-class AuditPageSchema(Schema):
+class AuditPageSchema(PageSchema):
     items = fields.List(fields.Nested(AuditEntrySchema))
-    next_cursor = fields.String(allow_none=True)
 
 
-class AuditQuerySchema(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String()
+class AuditQuerySchema(PageQuerySchema):
     user_id = fields.String()
     token_id = fields.String()
     resource = fields.String()

@@ -42,6 +42,8 @@ class Principal:
     scopes: tuple | None = None  # an API token's; None: not narrowed
     token_id: str | None = None
     csrf_token: str | None = None  # a session's
+    session_id: str | None = None
+    expires_at: object = None  # a token's: the tokens it makes expire no later
 
     def has_role(self, *roles: str) -> bool:
         return self.role == "admin" or self.role in roles
@@ -107,10 +109,19 @@ class _Cache:
         with self.lock:
             self.entries.clear()
 
+    def drop(self, key):
+        with self.lock:
+            self.entries.pop(key, None)
+
 
 def forget_principals() -> None:
-    """After a revocation, a deactivation, a logout: this process asks the database again."""
+    """After a revocation, a deactivation: this process asks the database again."""
     current_app.extensions["crm_auth_cache"].clear()
+
+
+def forget_principal(kind: str, secret: str) -> None:
+    """One token or session (a logout) is asked for again."""
+    current_app.extensions["crm_auth_cache"].drop((kind, tokens.digest(secret)))
 
 
 def _cached(kind: str, secret: str, look_up):
@@ -131,7 +142,7 @@ def _from_api_token(connection, secret: str) -> Principal | None:
         return None
     return Principal(id=found.user_id, actor=f"user:{found.user_id}", role=found.role,
                      user_id=found.user_id, via="token", scopes=tuple(found.scopes),
-                     token_id=found.id)
+                     token_id=found.id, expires_at=store.aware(found.expires_at))
 
 
 def _from_session(connection, cookie: str) -> Principal | None:
@@ -139,7 +150,8 @@ def _from_session(connection, cookie: str) -> Principal | None:
     if found is None:
         return None
     return Principal(id=found.user_id, actor=f"user:{found.user_id}", role=found.role,
-                     user_id=found.user_id, via="session", csrf_token=found.csrf_token)
+                     user_id=found.user_id, via="session", csrf_token=found.csrf_token,
+                     session_id=found.session_id)
 
 
 def authenticate_bearer(token: str) -> Principal | None:
@@ -230,6 +242,8 @@ def _require_principal():
                        headers={"WWW-Authenticate": challenge})
     g.principal = principal
     observability.bind_actor(principal.actor)
+    if request.view_args and not all(_storable(v) for v in request.view_args.values()):
+        return problem(404, "No such resource.")  # no record has such an id
     if principal.via == "session" and request.method not in SAFE_METHODS and \
             not sessions.csrf_ok(principal.csrf_token, request.headers.get(
                 sessions.CSRF_HEADER)):
@@ -242,6 +256,11 @@ def _require_principal():
         return problem(403, f"This token's scopes do not cover {name.split('.')[0]}:"
                             f"{permissions.scope_kind(name)}.")
     return None
+
+
+def _storable(value) -> bool:
+    return not isinstance(value, str) or (len(value) <= 200 and "\x00" not in value and
+                                          not any("\ud800" <= c <= "\udfff" for c in value))
 
 
 def init_app(app) -> None:

@@ -178,6 +178,11 @@ def from_database_error(error: DBAPIError) -> Response:
                    headers=_retry_after())
 
 
+def from_busy(_error) -> Response:
+    return problem(503, "Too many logins at this moment; try again shortly.",
+                   headers=_retry_after())
+
+
 def from_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):  # pragma: no cover - handled more specifically
         return from_http_exception(error)
@@ -191,4 +196,6 @@ def init_app(app) -> None:
     app.register_error_handler(RpcTimeout, from_timeout)
     app.register_error_handler(NotSent, from_not_sent)
     app.register_error_handler(OperationalError, from_database_error)
+    from .accounts.passwords import Busy  # noqa: PLC0415 - problems is imported early
+    app.register_error_handler(Busy, from_busy)
     app.register_error_handler(Exception, from_unexpected)

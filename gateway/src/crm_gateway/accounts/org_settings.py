@@ -20,7 +20,8 @@ def read(connection) -> dict:
     return {key: stored.get(key, default) for key, default in DEFAULTS.items()}
 
 
-def write(connection, changes: dict, actor: str | None, cache: dict) -> dict:
+def write(connection, changes: dict, actor: str | None) -> dict:
+    """Store the changes (the caller forgets its cache once they are committed)."""
     now = utcnow()
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     for key, value in changes.items():
@@ -29,18 +30,19 @@ def write(connection, changes: dict, actor: str | None, cache: dict) -> dict:
         connection.execute(statement.on_conflict_do_update(
             index_elements=["key"], set_={"value": value, "updated_at": now,
                                           "updated_by": actor}))
-    cache.clear()
     return read(connection)
 
 
 def current(cache: dict, open_connection, max_age: float) -> dict:
     """The settings as of at most `max_age` seconds ago (`cache`: the app's)."""
     now = time.monotonic()
-    if cache.get("until", 0) > now:
-        return cache["value"]
+    value, until = cache.get("entry", (None, 0.0))
+    if until > now:
+        return value
     with _lock:
-        if cache.get("until", 0) <= now:
+        value, until = cache.get("entry", (None, 0.0))
+        if until <= now:
             with open_connection() as connection:
-                cache["value"] = read(connection)
-            cache["until"] = now + max_age
-    return cache["value"]
+                value = read(connection)
+            cache["entry"] = (value, now + max_age)
+    return value

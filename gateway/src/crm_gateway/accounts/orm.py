@@ -1,8 +1,24 @@
 """The gateway's tables."""
+from datetime import timezone
+
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index,
                         Integer, MetaData, String, Table)
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator):
+    """Times go in as UTC: SQLite keeps a datetime's clock reading, not its offset, so a
+    `+14:00` expiry compared with a UTC one would be 14 hours off."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value
 
 users = Table(
     "users", metadata,
@@ -14,9 +30,9 @@ users = Table(
     Column("time_zone", String(64), nullable=False),
     Column("language", String(10), nullable=False),
     Column("password_hash", String(200)),  # argon2; none: cannot log in with a password
-    Column("password_changed_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("version", Integer, nullable=False),
 )
 
@@ -28,11 +44,11 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the secret
     Column("prefix", String(16), nullable=False),  # how people recognise it in a list
     Column("scopes", JSON, nullable=False),
-    Column("expires_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("created_by", String(100)),
-    Column("last_used_at", DateTime(timezone=True)),
-    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
 )
 
 sessions = Table(
@@ -41,8 +57,8 @@ sessions = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # of the cookie's value
     Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
     Column("csrf_token", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
     Column("ip", String(45)),
 )
 
@@ -51,7 +67,7 @@ login_failures = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("account", String(254), nullable=False),
     Column("ip", String(45), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
     Index("ix_login_failures_account", "account", "at"),
     Index("ix_login_failures_ip", "ip", "at"),
 )
@@ -60,7 +76,7 @@ settings = Table(
     "settings", metadata,
     Column("key", String(64), primary_key=True),
     Column("value", JSON),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("updated_by", String(100)),
 )
 
@@ -68,7 +84,7 @@ audit_log = Table(
     "audit_log", metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
            autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
     Column("actor", String(100)),
     Column("user_id", String(36), index=True),
     Column("token_id", String(36)),
@@ -79,5 +95,5 @@ audit_log = Table(
     Column("action", String(60), nullable=False),
     Column("record_id", String(100)),
     Column("status", Integer, nullable=False),
-    Column("correlation_id", String(64)),
+    Column("correlation_id", String(128)),
 )

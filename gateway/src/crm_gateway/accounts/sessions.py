@@ -30,25 +30,53 @@ class LoginFailed(Exception):
     pass
 
 
-def login(connection, email: str, password: str, ip: str, limits: dict) -> tuple[dict, str]:
+def login(open_transaction, email: str, password: str, ip: str, limits: dict
+          ) -> tuple[dict, str]:
     """(session answer, cookie value); TooManyAttempts or LoginFailed otherwise.
 
-    A locked account or address is refused before the password is even checked, so
-    guessing goes no faster for a right guess among the wrong ones."""
-    account = email.strip().lower()[:254]
+    The attempt is counted as a failure before the password is checked (so concurrent
+    guesses cannot all slip under the limit) and uncounted when it was right; a locked
+    account or address is refused without checking, so guessing goes no faster. The hash
+    is checked outside any transaction: it must not hold the database."""
+    account = normalized(email)
+    with open_transaction() as connection:
+        attempt = count_attempt(connection, account, ip, limits)
+        row = users.by_email(connection, account)
+    ok = passwords.verify(row.password_hash if row is not None else None, password)
+    if not ok or not row.active:
+        raise LoginFailed()
+    with open_transaction() as connection:
+        connection.execute(delete(login_failures).where(
+            (login_failures.c.account == account) | (login_failures.c.id == attempt)))
+        users.rehash_if_needed(connection, row, password)
+        return start(connection, row, ip, limits)
+
+
+def normalized(email: str) -> str:
+    return email.strip().lower()[:254]
+
+
+def count_attempt(connection, account: str, ip: str, limits: dict) -> int:
+    """TooManyAttempts while the account or the address is locked; else the attempt is
+    recorded as a failure (its id, to take it back when it succeeds)."""
     now = utcnow()
     window = timedelta(seconds=limits["window"])
     _check_limit(connection, login_failures.c.account == account, limits["per_account"],
                  now, window)
     _check_limit(connection, login_failures.c.ip == ip, limits["per_ip"], now, window)
-    row = users.by_email(connection, account)
-    ok = passwords.verify(row.password_hash if row is not None else None, password)
-    if not ok or not row.active:
-        connection.execute(login_failures.insert().values(account=account, ip=ip, at=now))
-        raise LoginFailed()
-    connection.execute(delete(login_failures).where(login_failures.c.account == account))
-    users.rehash_if_needed(connection, row, password)
+    return connection.execute(login_failures.insert().values(
+        account=account, ip=ip, at=now)).inserted_primary_key[0]
+
+
+def forgive(connection, attempt: int) -> None:
+    """The attempt was right after all."""
+    connection.execute(delete(login_failures).where(login_failures.c.id == attempt))
+
+
+def start(connection, row, ip: str, limits: dict) -> tuple[dict, str]:
+    """A new session of the user `row`: (answer, cookie value)."""
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = utcnow()
     expires = now + timedelta(hours=limits["session_hours"])
     connection.execute(sessions.insert().values(
         id=str(uuid.uuid4()), token_hash=digest(cookie), user_id=row.id, csrf_token=csrf,
@@ -67,14 +95,16 @@ def _check_limit(connection, which, limit: int, now, window) -> None:
         raise TooManyAttempts(max(retry, 1))
 
 
-def logout(connection, cookie: str) -> None:
-    connection.execute(delete(sessions).where(sessions.c.token_hash == digest(cookie)))
+def logout(connection, cookie: str) -> bool:
+    """True when a session ended."""
+    return connection.execute(delete(sessions).where(
+        sessions.c.token_hash == digest(cookie))).rowcount > 0
 
 
 def authenticate(connection, cookie: str):
     """(session row, user row) of a live session of an active user, else None."""
     found = connection.execute(
-        select(sessions.c.id, sessions.c.csrf_token, sessions.c.expires_at,
+        select(sessions.c.id.label("session_id"), sessions.c.csrf_token, sessions.c.expires_at,
                sessions.c.user_id, users_table.c.role, users_table.c.active,
                users_table.c.email)
         .join(users_table, users_table.c.id == sessions.c.user_id)

@@ -36,6 +36,16 @@ def allows(scopes: list[str] | None, resource: str, kind: str) -> bool:
     return bool(wanted & set(scopes))
 
 
+def covers(scopes: list[str] | None, scope: str) -> bool:
+    """Do `scopes` include all that `scope` grants?"""
+    if scopes is None:
+        return True
+    if ":" in scope:
+        resource, kind = scope.split(":", 1)
+        return allows(scopes, resource, kind)
+    return scope in scopes or (scope == "read" and "write" in scopes)
+
+
 def scope_problems(scopes, resources) -> list[str]:
     if not isinstance(scopes, list) or not scopes:
         return ["Give at least one scope: read, write, or <resource>:read|write."]

@@ -10,7 +10,7 @@ from werkzeug.exceptions import Conflict, NotFound, PreconditionFailed
 from crm_common.events import rfc3339, utcnow
 
 from . import passwords
-from .orm import sessions, users
+from .orm import api_tokens, sessions, users
 from .store import aware
 
 ROLES = ("admin", "manager", "sales", "readonly")
@@ -94,6 +94,11 @@ def change(connection, user_id: str, changes: dict, if_match: int | None) -> dic
               for name, value in changes.items() if getattr(row, name) != value}
     if not values:
         return to_resource(row)
+    if row.role == "admin" and row.active and (
+            values.get("active") is False or values.get("role", "admin") != "admin") \
+            and _active_admins(connection) <= 1:
+        raise Conflict("This is the last active administrator: make someone else an "
+                       "administrator first.")
     values.update(updated_at=utcnow(), version=row.version + 1)
     try:
         with connection.begin_nested():
@@ -104,25 +109,38 @@ def change(connection, user_id: str, changes: dict, if_match: int | None) -> dic
     if done.rowcount != 1:
         raise PreconditionFailed(f"User {user_id} was changed by someone else at the same "
                                  "time: read it again and reapply your change.")
+    if values.get("active") is False:  # they leave: their tokens are revoked for good
+        connection.execute(update(api_tokens).where(
+            api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow()))
     if values.get("active") is False or "role" in values:
         end_sessions(connection, user_id)
     return to_resource(get_row(connection, user_id))
 
 
-def set_password(connection, user_id: str, password: str) -> dict:
+def _active_admins(connection) -> int:
+    return connection.scalar(select(func.count()).select_from(users).where(
+        users.c.role == "admin", users.c.active.is_(True)))
+
+
+def set_password(connection, user_id: str, password: str, keep_session: str | None = None
+                 ) -> dict:
     """A new password (set by an administrator, or by the user with their old one): every
-    session of the user ends."""
+    session of the user ends but `keep_session` (the one that changed it)."""
     row = get_row(connection, user_id)
     now = utcnow()
     connection.execute(update(users).where(users.c.id == user_id).values(
         password_hash=passwords.hash_password(password), password_changed_at=now,
         updated_at=now, version=row.version + 1))
-    end_sessions(connection, user_id)
+    end_sessions(connection, user_id, but=keep_session)
     return to_resource(get_row(connection, user_id))
 
 
-def end_sessions(connection, user_id: str) -> None:
-    connection.execute(sessions.delete().where(sessions.c.user_id == user_id))
+def end_sessions(connection, user_id: str, but: str | None = None) -> None:
+    query = sessions.delete().where(sessions.c.user_id == user_id)
+    if but:
+        query = query.where(sessions.c.id != but)
+    connection.execute(query)
 
 
 def rehash_if_needed(connection, row, password: str) -> None:

@@ -111,11 +111,15 @@ def idempotency_key() -> dict:
     return {"idempotency_key": key}
 
 
-def problem_responses(blp, *codes):
+def problem_responses(blp, *codes, public: bool = False):
     """Document the problem+json answers an operation can give: `codes` plus those of every
-    RPC-backed operation (401, 503 nothing was done, 504 outcome unknown)."""
+    operation (401 who are you, 403 your role, scopes or CSRF token do not allow it; none
+    of these for a `public` one) and of every RPC-backed one (503 nothing was done, 504
+    outcome unknown)."""
+    always = () if public else (401, 403)
+
     def decorate(view):
-        for code in (401, *codes, 503, 504):
+        for code in sorted({*always, *codes, 503, 504}):
             view = blp.alt_response(code, response=HTTPStatus(code).name)(view)
         return view
     return decorate

@@ -3,6 +3,8 @@ from flask import current_app, jsonify, url_for
 from marshmallow import ValidationError
 from flask_smorest import Blueprint
 
+from crm_common.rpc import RemoteError
+
 from .. import rpc
 from ..auth import current_principal
 from ..permissions import permission
@@ -262,8 +264,11 @@ def client_card(client_id):
     if isinstance(client, Exception):
         raise client  # 404, 503, 504 as for GET /clients/{id}
     if client.get("parent_id"):
-        results["parent"] = rpc.fan_out({"parent": (
-            "clients", "get", {"client_id": client["parent_id"]})}, timeout=timeout)["parent"]
+        parent = rpc.fan_out({"parent": ("clients", "get", {
+            "client_id": client["parent_id"]})}, timeout=timeout)["parent"]
+        if isinstance(parent, RemoteError) and parent.exc_type == "NotFound":
+            parent = None  # one the caller may not see: no parent shown, no outage either
+        results["parent"] = parent
     card = {"client": client}
     for name, result in results.items():
         card[name] = {"status": "unavailable"} if isinstance(result, Exception) else \

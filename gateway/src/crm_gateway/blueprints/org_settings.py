@@ -1,4 +1,5 @@
 """/api/v1/settings: the organisation's settings, such as the record-level rule."""
+from flask import current_app
 from flask_smorest import Blueprint
 
 from .. import auth
@@ -32,8 +33,7 @@ def change_settings(changes):
     anything else answers them 404, as if it did not exist. Managers and administrators
     see everything. Every gateway process applies a change within
     `SETTINGS_CACHE_SECONDS`."""
-    from flask import current_app  # noqa: PLC0415
-
     with store.transaction() as connection:
-        return org_settings.write(connection, changes, auth.current_principal().actor,
-                                  current_app.extensions["crm_settings_cache"])
+        settings = org_settings.write(connection, changes, auth.current_principal().actor)
+    current_app.extensions["crm_settings_cache"].clear()  # committed: read it again
+    return settings

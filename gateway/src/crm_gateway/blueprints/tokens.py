@@ -2,7 +2,7 @@
 administrator anyone's. The secret is in the answer to the POST, and never again."""
 from flask import current_app, url_for
 from flask_smorest import Blueprint
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Conflict, Forbidden
 
 from .. import auth
 from ..account_schemas import NewTokenSchema, TokenCreateSchema, TokenPageSchema, \
@@ -50,7 +50,7 @@ def list_tokens(query):
 @blp.route("", methods=["POST"])
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, NewTokenSchema, headers={"Location": {"schema": {"type": "string"}}})
-@errors(400, 403, 404, 415, 422)
+@errors(400, 403, 404, 409, 415, 422)
 def create_token(data):
     """Create a token: for yourself, or (administrators) for `user_id`
 
@@ -65,11 +65,29 @@ def create_token(data):
     wrong = tokens.scope_problems(data["scopes"], RESOURCES)
     if wrong:
         raise invalid({"scopes": wrong}, "json")
+    if principal.via == "token":
+        _no_wider_than(principal, user_id, data)
     with store.transaction() as connection:
-        users.get_row(connection, user_id)  # 404 for nobody
+        if not users.get_row(connection, user_id).active:  # 404 for nobody
+            raise Conflict("The user is inactive: their tokens would never work.")
         made = tokens.create(connection, user_id, data["name"], list(dict.fromkeys(
             data["scopes"])), data.get("expires_at"), principal.actor)
     return made, 201, {"Location": url_for(".get_token", token_id=made["id"])}
+
+
+def _no_wider_than(principal, user_id: str, data: dict) -> None:
+    """A token that makes a token makes one for its own user, with no scope it lacks and
+    expiring no later: never a way out of its own narrowing."""
+    if user_id != principal.user_id:
+        raise Forbidden("A token makes tokens for its own user only.")
+    scopes = list(principal.scopes) if principal.scopes is not None else None
+    wider = [scope for scope in data["scopes"] if not tokens.covers(scopes, scope)]
+    if wider:
+        raise invalid({"scopes": [f"Wider than the token making it: {', '.join(wider)}."]},
+                      "json")
+    if principal.expires_at is not None and (
+            data.get("expires_at") is None or data["expires_at"] > principal.expires_at):
+        raise invalid({"expires_at": ["No later than the token making it expires."]}, "json")
 
 
 @blp.route("/<token_id>")

@@ -155,7 +155,7 @@ $("note").onsubmit = async (event) => {
 };
 
 // -- logging in ---------------------------------------------------------------------
-const setupToken = new URLSearchParams(location.hash.slice(1)).get("setup");
+let setupToken = new URLSearchParams(location.hash.slice(1)).get("setup");
 
 function showLogin() {
   $("app").hidden = true;
@@ -187,7 +187,13 @@ $("login").onsubmit = async (event) => {
   if (setupToken) Object.assign(payload, { token: setupToken, name: form.get("name") });
   try {
     const session = await api(path, { method: "POST", body: JSON.stringify(payload) });
-    if (setupToken) history.replaceState(null, "", location.pathname);
+    if (setupToken) {  // used up: from now on this page logs in
+      history.replaceState(null, "", location.pathname);
+      setupToken = null;
+      $("login-title").textContent = "Přihlášení";
+      $("setup-name").hidden = true;
+      $("setup-name").required = false;
+    }
     event.target.reset();
     showApp(session);
   } catch (err) { $("login-error").textContent = err.message; }

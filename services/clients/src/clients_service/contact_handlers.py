@@ -219,6 +219,10 @@ def delete_contact(uow, contact_id: str, if_match: int | None = None,
     contact = _current(repo, contact_id, if_match, for_update=True)
     links = repo.links_of(contact_id)
     clients = Clients(uow.session)  # every client's history says so, seen or not
+    shown = repo.seen(links)
+    if len(shown) < len(links):  # clients the caller may not see keep the person
+        return uow.commit_once(DELETE, idempotency_key, request,
+                               _unlink_seen(uow, repo, clients, contact, links, shown, now))
     for link in links:
         clients.record(clients.get(link.client_id), "contact_removed", {"contacts": {
             "before": _link_summary(contact, link), "after": None}}, actor, now)
@@ -228,6 +232,21 @@ def delete_contact(uow, contact_id: str, if_match: int | None = None,
         "contact_id": contact_id, "name": contact.name, "client_ids": _client_ids(links)})
     answer = {"id": contact_id, "deleted": True}
     return uow.commit_once(DELETE, idempotency_key, request, answer)
+
+
+def _unlink_seen(uow, repo: Contacts, clients: Clients, contact: Contact,
+                 links: list[ContactLink], shown: list[ContactLink], now) -> dict:
+    """A restricted caller's delete: the person leaves the clients they see; to them it is
+    gone, and the others never learn it was shared."""
+    for link in shown:
+        repo.unlink(link.client_id, contact.id)
+        clients.record(clients.get(link.client_id), "contact_removed", {"contacts": {
+            "before": _link_summary(contact, link), "after": None}}, uow.context.actor, now)
+    after = repo.links_of(contact.id)
+    uow.emit("contact.updated", contact.id, {
+        "contact": contact_event(contact, after), "changes": {"clients": {
+            "before": _links(links), "after": _links(after)}}})
+    return {"id": contact.id, "deleted": True}
 
 
 def erase_contact(uow, contact_id: str, idempotency_key: str | None = None) -> dict:

@@ -95,3 +95,21 @@ def test_a_subsidiary_below_a_hidden_company_is_still_found(uow):
     with as_(uow, BOB) as u:
         group = handlers.subsidiaries(u, top["id"], depth="all")
     assert [c["id"] for c in group["items"]] == [bottom["id"]]
+
+
+def test_a_restricted_rep_deleting_a_shared_person_only_unlinks_them_from_their_clients(
+        uow, annas):
+    client, person = annas
+    with as_(uow, BOB) as u:
+        bobs = handlers.create_client(u, {"name": "Bobova firma"})
+    with uow() as u:
+        contacts.add_contact(u, bobs["id"], {"contact_id": person["id"]})
+    with as_(uow, BOB) as u:
+        assert contacts.delete_contact(u, person["id"]) == {"id": person["id"],
+                                                              "deleted": True}
+    with as_(uow, BOB) as u, pytest.raises(NotFound):
+        contacts.get_contact(u, person["id"])
+    with as_(uow, ANNA) as u:
+        kept = contacts.get_contact(u, person["id"])
+        assert [link["client_id"] for link in kept["clients"]] == [client["id"]]
+        assert len(contacts.list_contacts(u, client["id"])["items"]) == 1
