@@ -34,6 +34,13 @@ def run_env(context, service_metadata, messaging: bool = True) -> None:
     """The body of every service's alembic env.py: its tables plus outbox and inbox
     (`messaging=False`: the gateway, which publishes no events)."""
     target = [service_metadata, messaging_metadata] if messaging else [service_metadata]
+    # what a service makes with its own SQL (an FTS5 table and its shadow tables, an index
+    # of an extension's operator class): autogenerate must neither drop nor report them
+    unmanaged = tuple(service_metadata.info.get("unmanaged", ()))
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        return not (reflected and compare_to is None and name and name.startswith(unmanaged)
+                    and unmanaged)
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target, literal_binds=True)
@@ -45,7 +52,8 @@ def run_env(context, service_metadata, messaging: bool = True) -> None:
         engine = make_engine(url)
         with engine.connect() as connection:
             context.configure(connection=connection, target_metadata=target,
-                              render_as_batch=url.startswith("sqlite"))
+                              render_as_batch=url.startswith("sqlite"),
+                              include_object=include_object)
             with context.begin_transaction():
                 context.run_migrations()
         engine.dispose()

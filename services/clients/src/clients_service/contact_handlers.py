@@ -84,6 +84,7 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
     else:
         _write(uow, lambda: repo.link(link, now))
     links = repo.links_of(contact.id)
+    clients.reindex([client_id])
     clients.record(client, "contact_added", {"contacts": {
         "before": None, "after": _link_summary(contact, link)}}, actor, now)
     if existing:
@@ -151,6 +152,7 @@ def update_contact(uow, contact_id: str, payload: dict, if_match: int | None = N
         _write(uow, uow.session.flush)
         if not (contact.first_name or contact.last_name):
             raise ValidationFailed({"last_name": ["A contact keeps a first or a last name."]})
+        Clients(uow.session).reindex(_client_ids(repo.links_of(contact.id)))
         uow.emit("contact.updated", contact.id, {
             "contact": contact_event(contact, repo.links_of(contact.id)), "changes": changes})
     return uow.commit_once(UPDATE, idempotency_key, request,
@@ -198,6 +200,7 @@ def remove_link(uow, client_id: str, contact_id: str, idempotency_key: str | Non
     link = _found_link(repo, client_id, contact)
     links_before = repo.links_of(contact_id)
     repo.unlink(client_id, contact_id)
+    clients.reindex([client_id])
     clients.record(client, "contact_removed", {"contacts": {
         "before": _link_summary(contact, link), "after": None}}, actor, now)
     links = repo.links_of(contact_id)
@@ -228,6 +231,7 @@ def delete_contact(uow, contact_id: str, if_match: int | None = None,
             "before": _link_summary(contact, link), "after": None}}, actor, now)
     repo.delete(contact)
     _write(uow, uow.session.flush)
+    clients.reindex(_client_ids(links))
     uow.emit("contact.deleted", contact_id, {
         "contact_id": contact_id, "name": contact.name, "client_ids": _client_ids(links)})
     answer = {"id": contact_id, "deleted": True}
@@ -243,6 +247,7 @@ def _unlink_seen(uow, repo: Contacts, clients: Clients, contact: Contact,
         clients.record(clients.get(link.client_id), "contact_removed", {"contacts": {
             "before": _link_summary(contact, link), "after": None}}, uow.context.actor, now)
     after = repo.links_of(contact.id)
+    clients.reindex(_client_ids(shown))
     uow.emit("contact.updated", contact.id, {
         "contact": contact_event(contact, after), "changes": {"clients": {
             "before": _links(links), "after": _links(after)}}})
@@ -270,6 +275,7 @@ def erase_contact(uow, contact_id: str, idempotency_key: str | None = None) -> d
         links = repo.links_of(contact_id)
         repo.delete(contact)
         _write(uow, uow.session.flush)
+    clients.reindex(_client_ids(links))
     clients.scrub_history(mentioning=contact_id)
     for link in links:
         clients.record(clients.get(link.client_id), "contact_erased", {}, actor, now)

@@ -1,4 +1,5 @@
 """Use cases of the client register. Each runs in one unit of work and stages its events."""
+import dataclasses
 import hashlib
 import uuid
 
@@ -10,12 +11,14 @@ from crm_common.events import parse_time, rfc3339, utcnow
 from crm_common.fields import load
 from crm_common.pagination import offset_page
 
+from . import search
 from .domain import EDITABLE, Client, new_client_fields, registry_view
 from .orm import clients
 from .concurrency import concurrent_writes
 from .custom_field_handlers import custom_values
-from .repository import ARCHIVED_FILTERS, Clients, CustomFields, history_row
-from .schemas import ClientCreateSchema, ClientPatchSchema, ClientSchema, HistoryEntrySchema
+from .repository import SORTS, Clients, CustomFields, history_row
+from .schemas import (ClientCreateSchema, ClientFiltersSchema, ClientPatchSchema, ClientSchema,
+                      HistoryEntrySchema)
 
 CREATE = "clients.create"  # the scopes of their Idempotency-Keys
 CREATE_MANY = "clients.create_many"
@@ -30,6 +33,11 @@ _create_schema = ClientCreateSchema()
 _patch_schema = ClientPatchSchema()
 _client_schema = ClientSchema()
 _history_schema = HistoryEntrySchema()
+_filters_schema = ClientFiltersSchema()
+# the columns of the domain object (not the derived search columns)
+CLIENT_COLUMNS = [column for column in clients.c if column.name in
+                  {field.name for field in dataclasses.fields(Client)}]
+SORT_NAMES = [order for name in SORTS for order in (name, f"-{name}")]
 _TIME_FIELDS = ("archived_at", "erased_at", "created_at", "updated_at")
 _RESOURCE_FIELDS = tuple(name for name in _client_schema.fields
                          if name not in _TIME_FIELDS + ("registry",))
@@ -64,6 +72,7 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
     client = Client(**new_client_fields(str(uuid.uuid4()), data, utcnow(), actor))
     uow.session.add(client)
     uow.session.flush()
+    _clients(uow).reindex([client.id])
     _clients(uow).record(client, "created", created_changes(vars_of(client)), actor,
                                 client.created_at)
     resource = to_resource(client)
@@ -152,6 +161,7 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
                                                   definitions)
             unique.claim(data["custom_fields"])
             row = new_client_fields(str(uuid.uuid4()), data, moment, actor)
+            row.update(search.derived(row))
         except ValidationFailed as exc:
             results.append({"status": 422, "errors": exc.errors})
             continue
@@ -188,23 +198,25 @@ def get_client(uow, client_id: str) -> dict:
 
 def read_client(connection, client_id: str, caller: Caller = SYSTEM) -> dict:
     """One primary-key select; on a plain connection, a read needs no unit of work."""
-    row = connection.execute(select(clients).where(clients.c.id == client_id)).first()
+    row = connection.execute(select(*CLIENT_COLUMNS).where(clients.c.id == client_id)).first()
     if row is None or not caller.may_see(row.owner_id):
         raise NotFound(f"client {client_id} does not exist")
     return to_resource(Client(**row._mapping))
 
 
 def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | None = None,
-                 archived: str = "false") -> dict:
-    """Newest first, keyset-paginated; archived clients only when asked for."""
-    if ico:  # a search, so no check digit test: an IČO typed wrong simply finds nothing
-        digits = str(ico).replace(" ", "")
-        if not (digits.isascii() and digits.isdigit()) or len(digits) > 8:
-            raise ValidationFailed({"ico": ["IČO must be up to 8 digits."]})
-        ico = digits.zfill(8)
-    if archived not in ARCHIVED_FILTERS:
-        raise ValidationFailed({"archived": [f"One of {', '.join(ARCHIVED_FILTERS)}."]})
-    return _clients(uow).page(limit, cursor, ico, archived, to_resource)
+                 archived: str = "false", q: str | None = None, filters: dict | None = None,
+                 sort: str | None = None, include_total: bool = False) -> dict:
+    """The register, searched (`q`), filtered and sorted, a page at a time; archived
+    clients only when asked for. See schemas.ClientFiltersSchema for the filters."""
+    wanted = load(_filters_schema, dict(filters or {}, archived=archived,
+                                        **({"ico": ico} if ico else {})))
+    if sort is not None and sort.lstrip("-") not in SORTS:
+        raise ValidationFailed({"sort": [f"One of {', '.join(SORT_NAMES)}."]})
+    if q is not None and (not isinstance(q, str) or len(q) > 200):
+        raise ValidationFailed({"q": ["Up to 200 characters."]})
+    return _clients(uow).search(wanted, q, sort, limit, cursor, bool(include_total),
+                                to_resource)
 
 
 def update_client(uow, client_id: str, payload: dict, if_match: int | None = None,
@@ -291,6 +303,7 @@ def erase_client(uow, client_id: str, idempotency_key: str | None = None) -> dic
             raise Conflict("kind: only a person client holds personal data to erase; a "
                            "company's contact persons are erased one by one") from exc
         _flush(uow, client)
+        clients_repo.reindex([client.id])
         clients_repo.scrub_history(client_id=client.id)
         clients_repo.record(client, "erased", {name: {"before": ERASED, "after": None}
                                                for name in erased}, actor, now)
@@ -321,6 +334,7 @@ def _save(uow, client: Client, action: str, changes: dict, actor, now) -> None:
     """Write the change and its history row."""
     _flush(uow, client)
     _clients(uow).record(client, action, changes, actor, now)
+    _clients(uow).reindex([client.id])
 
 
 def _flush(uow, client: Client) -> None:
@@ -357,6 +371,7 @@ def _emit_registry_update(uow, client: Client, changes: dict) -> None:
     if not changes:
         return
     uow.session.flush()
+    _clients(uow).reindex([client.id])
     _clients(uow).record(client, "registry", changes, REGISTRY_ACTOR,
                                 client.updated_at)
     uow.emit("client.updated", client.id, {

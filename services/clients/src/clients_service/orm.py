@@ -54,8 +54,21 @@ clients = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
+    # derived, for search, sort and filters (search.derived); not part of the domain object
+    Column("search_text", Text),
+    Column("name_folded", String(255)),
+    Column("city", String(120)),
 )
 Index("ix_clients_created", clients.c.created_at, clients.c.id)
+Index("ix_clients_updated", clients.c.updated_at, clients.c.id)
+Index("ix_clients_name_folded", clients.c.name_folded, clients.c.id)
+Index("ix_clients_city", clients.c.city)
+Index("ix_clients_owner", clients.c.owner_id)
+# the search itself: SQLite's FTS5 table clients_fts (with the column search_seq and its
+# index) and PostgreSQL's trigram index are made by migration 0008 (no dialect-neutral
+# form of them here)
+metadata.info["unmanaged"] = ("clients_fts", "ix_clients_search_trgm", "search_seq",
+                              "ux_clients_search_seq")
 
 # the change log of every client: one row per write, whoever made it
 client_history = Table(
@@ -128,4 +141,5 @@ mapper_registry.map_imperatively(Definition, custom_field_definitions,
 mapper_registry.map_imperatively(Contact, contacts, version_id_col=contacts.c.version,
                                  version_id_generator=False)
 mapper_registry.map_imperatively(Client, clients, version_id_col=clients.c.version,
-                                 version_id_generator=False)
+                                 version_id_generator=False,
+                                 exclude_properties=["search_text", "name_folded", "city"])

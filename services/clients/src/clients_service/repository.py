@@ -1,21 +1,26 @@
 """The queries of the client register, so handlers speak of clients, not of sessions."""
+import base64
+import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text, cast, delete, exists, insert, select, update
+from sqlalchemy import (Text, and_, bindparam, case, cast, delete, exists, false, func,
+                        insert, literal, literal_column, select, tuple_, update)
+from sqlalchemy.dialects import postgresql
 
 from crm_common.access import SYSTEM, Caller
 from crm_common.db import take_turns
 from crm_common.errors import Conflict, NotFound, ValidationFailed
-from crm_common.pagination import newest_first
+from crm_common.pagination import newest_first, offset_page
 
 from .contacts import Contact, ContactLink
+from . import search, search_index
 from .custom_fields import Definition
 from .domain import Client
 from .orm import (client_contacts, client_history, clients, contacts,
                   custom_field_definitions)
 
-ARCHIVED_FILTERS = ("false", "true", "only")  # ?archived=: leave out, include, only
+
 
 
 class Clients:
@@ -43,18 +48,121 @@ class Clients:
             return [client] if client else []
         return list(self.session.scalars(select(Client).where(clients.c.ico == ico)))
 
-    def page(self, limit, cursor, ico: str | None = None, archived: str = "false", dump=None
-             ) -> dict:
-        """Newest first, keyset-paginated: a cursor stays valid while clients are added."""
-        query = self.visible(select(Client))
-        if ico:
-            query = query.where(clients.c.ico == ico)
+    def search(self, filters: dict, q: str | None, sort: str | None, limit: int,
+               cursor: str | None, include_total: bool, dump) -> dict:
+        """A page of the clients matching `q` and `filters`, in the order `sort` names:
+        ranked (exact IČO, then names starting with the words, then the rest) when there is
+        a `q` and no `sort`, else newest first. The cursor stays right for its order."""
+        query = self.visible(self._filtered(select(Client), filters))
+        terms = search.terms(q) if q else []
+        if q and not terms:
+            query = query.where(false())  # nothing searchable in it: nothing found
+        if terms:
+            query = query.where(self._matches(terms))
+        total = self.session.scalar(select(func.count()).select_from(
+            query.order_by(None).subquery())) if include_total else None
+        if terms and not sort:
+            page = offset_page(lambda offset, count: self.session.scalars(
+                query.order_by(*self._rank(q, terms), clients.c.name_folded, clients.c.id)
+                .offset(offset).limit(count)).all(), limit, cursor, dump)
+        elif sort in (None, "-created_at"):  # newest first, the list's own order
+            page = newest_first(self.session, query, clients.c.created_at, clients.c.id,
+                                limit, cursor, dump,
+                                key=lambda client: (client.created_at, client.id))
+        else:
+            page = self._sorted(query, sort, limit, cursor, dump)
+        if include_total:
+            page["total"] = total
+        return page
+
+    def _sqlite(self) -> bool:
+        return self.session.get_bind().dialect.name == "sqlite"
+
+    def _matches(self, terms: list[str]):
+        if self._sqlite():
+            return search_index.matches_sqlite(terms)
+        return and_(*(clients.c.search_text.op("~")(f"(^| ){term}") for term in terms))
+
+    @staticmethod
+    def _rank(q: str, terms: list[str]):
+        ico = search.digits_of(q)
+        first = " ".join(terms)
+        return [case((clients.c.ico == (ico or ""), 0),
+                     (clients.c.name_folded.like(f"{first}%"), 1), else_=2)]
+
+    def _filtered(self, query, filters: dict):
+        c = clients.c
+        archived = filters.get("archived", "false")
         if archived == "false":
-            query = query.where(clients.c.archived_at.is_(None))
+            query = query.where(c.archived_at.is_(None))
         elif archived == "only":
-            query = query.where(clients.c.archived_at.is_not(None))
-        return newest_first(self.session, query, clients.c.created_at, clients.c.id, limit,
-                            cursor, dump, key=lambda client: (client.created_at, client.id))
+            query = query.where(c.archived_at.is_not(None))
+        for name in ("relationship", "category", "owner_id", "parent_id", "registry_status",
+                     "ico"):
+            if filters.get(name) is not None:
+                query = query.where(getattr(c, name) == filters[name])
+        if filters.get("vat_payer") is not None:
+            query = query.where(c.vat_payer.is_(filters["vat_payer"]))
+        if filters.get("city"):
+            query = query.where(c.city.like(f"{search.fold(filters['city'])}%"))
+        if filters.get("created_after") is not None:
+            query = query.where(c.created_at >= filters["created_after"])
+        if filters.get("created_before") is not None:
+            query = query.where(c.created_at < filters["created_before"])
+        for tag in filters.get("tags") or ():
+            query = query.where(self._has_tag(tag))
+        for key, value in (filters.get("custom_fields") or {}).items():
+            query = query.where(c.custom_fields[key].as_string() == value)
+        return query
+
+    def _has_tag(self, tag: str):
+        if self._sqlite():
+            return exists(select(literal(1)).select_from(
+                func.json_each(clients.c.tags).table_valued("value")).where(
+                    literal_column("value") == tag))
+        return cast(clients.c.tags, postgresql.JSONB).contains([tag])
+
+    def _sorted(self, query, sort: str, limit: int, cursor: str | None, dump) -> dict:
+        descending = sort.startswith("-")
+        column = SORTS[sort.lstrip("-")]
+        key = (column.desc(), clients.c.id.desc()) if descending else (column.asc(),
+                                                                        clients.c.id.asc())
+        if cursor:
+            value, last_id = _decode_sort_cursor(cursor, sort, column)
+            after = tuple_(column, clients.c.id)
+            query = query.where(after < tuple_(value, last_id) if descending
+                                else after > tuple_(value, last_id))
+        found = self.session.scalars(query.order_by(*key).limit(limit + 1)).all()
+        next_cursor = _sort_cursor(sort, found[limit - 1]) if len(found) > limit else None
+        return {"items": [dump(row) for row in found[:limit]], "next_cursor": next_cursor}
+
+    def reindex(self, client_ids) -> None:
+        """Work out the derived search, sort and filter columns of these clients again
+        (after a write of them or of their contact persons)."""
+        ids = list(dict.fromkeys(i for i in client_ids if i))
+        if not ids:
+            return
+        self.session.flush()
+        people: dict = {}
+        for row in self.session.execute(
+                select(client_contacts.c.client_id, contacts.c.first_name,
+                       contacts.c.last_name).join(contacts, contacts.c.id ==
+                                                  client_contacts.c.contact_id)
+                .where(client_contacts.c.client_id.in_(ids))):
+            people.setdefault(row.client_id, []).append(
+                " ".join(p for p in (row.first_name, row.last_name) if p))
+        rows = self.session.execute(select(
+            clients.c.id, clients.c.name, clients.c.ico, clients.c.dic, clients.c.emails,
+            clients.c.phones, clients.c.registered_address, clients.c.contact_address)
+            .where(clients.c.id.in_(ids))).all()
+        if rows:
+            self.session.execute(
+                update(clients).where(clients.c.id == bindparam("row_id"))
+                .values(search_text=bindparam("st"), name_folded=bindparam("nf"),
+                        city=bindparam("ct"))
+                .execution_options(synchronize_session=False),
+                [{"row_id": row.id, **dict(zip(("st", "nf", "ct"), search.derived(
+                    dict(row._mapping), people.get(row.id, ())).values()))} for row in rows])
 
     # -- hierarchy --------------------------------------------------------------------
 
@@ -130,6 +238,33 @@ class Clients:
         return newest_first(self.session, query, columns.at, columns.id, limit, cursor,
                             lambda row: dump(row._mapping), key=lambda row: (row.at, row.id),
                             rows=lambda q: self.session.execute(q).all())
+
+
+SORTS = {"name": clients.c.name_folded, "created_at": clients.c.created_at,
+         "updated_at": clients.c.updated_at}
+
+
+def _sort_cursor(sort: str, client: Client) -> str:
+    column = sort.lstrip("-")
+    value = getattr(client, "name", None) if column == "name" else getattr(client, column)
+    if column == "name":
+        value = search.fold(value)[:255]
+    elif value is not None:
+        value = value.isoformat()
+    raw = json.dumps([sort, value, client.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_sort_cursor(cursor: str, sort: str, column):
+    try:
+        named, value, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if named != sort or not isinstance(last_id, str) or not isinstance(value, str):
+            raise ValueError("another order")
+        if column is not clients.c.name_folded:
+            value = datetime.fromisoformat(value)
+        return value, last_id
+    except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error
+        raise ValidationFailed({"cursor": ["Not a cursor of this order (sort)."]}) from exc
 
 
 def visible_clients(query, caller: Caller):

@@ -1,11 +1,12 @@
 """marshmallow at the edge: what callers may send, and the resource they get back."""
 import re
+from datetime import timezone
 from decimal import Decimal
 
 from marshmallow import (Schema, ValidationError, fields, post_load, validate,
                          validates, validates_schema)
 
-from crm_common.fields import FullMatch, StrictSchema, UtcDateTime
+from crm_common.fields import FullMatch, StrictSchema, UtcDateTime, reasonable_time
 
 from .contact_data import normalize_bank_account, normalize_phone
 from .custom_fields import APPLIES_TO, TYPES as CUSTOM_TYPES, UNIQUE_TYPES
@@ -370,3 +371,39 @@ class DefinitionSchema(Schema):
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     version = fields.Integer()
+
+
+REGISTRY_STATUSES = ("pending", "ok", "not_found", "invalid", "unavailable")
+ARCHIVED_FILTERS = ("false", "true", "only")  # ?archived=: leave out, include, only
+
+
+class IcoFilter(fields.String):
+    """An IČO to look for: spaces allowed, no check digit test (a typo finds nothing)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        digits = super()._deserialize(value, attr, data, **kwargs).replace(" ", "")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 8:
+            raise ValidationError("IČO must be up to 8 digits.")
+        return digits.zfill(8)
+
+
+class ClientFiltersSchema(StrictSchema):
+    """The list's filters (combined: every one given must hold)."""
+    archived = fields.String(load_default="false", validate=validate.OneOf(ARCHIVED_FILTERS))
+    ico = IcoFilter()
+    relationship = fields.String(validate=validate.OneOf(RELATIONSHIPS))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=60)),
+                       validate=validate.Length(max=20))
+    owner_id = fields.String(validate=validate.Length(max=64))
+    city = fields.String(validate=validate.Length(min=1, max=120))
+    parent_id = fields.String(validate=validate.Length(max=36))
+    registry_status = fields.String(validate=validate.OneOf(REGISTRY_STATUSES))
+    vat_payer = fields.Boolean(truthy={True}, falsy={False})
+    created_after = fields.AwareDateTime(default_timezone=timezone.utc,
+                                         validate=reasonable_time)
+    created_before = fields.AwareDateTime(default_timezone=timezone.utc,
+                                          validate=reasonable_time)
+    custom_fields = fields.Dict(keys=fields.String(validate=FullMatch(r"^[a-z][a-z0-9_]{0,62}$")),
+                                values=fields.String(validate=validate.Length(max=500)),
+                                validate=validate.Length(max=10))

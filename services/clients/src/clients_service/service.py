@@ -26,9 +26,11 @@ class ClientsService(HealthCheck):
             return handlers.read_client(connection, client_id, self.db.caller)
 
     @rpc
-    def list(self, limit=50, cursor=None, ico=None, archived="false"):
+    def list(self, limit=50, cursor=None, ico=None, archived="false", q=None, filters=None,
+             sort=None, include_total=False):
         with self.db() as uow:
-            return handlers.list_clients(uow, limit, cursor, ico, archived)
+            return handlers.list_clients(uow, limit, cursor, ico, archived, q, filters, sort,
+                                         include_total)
 
     @rpc
     def update(self, client_id, changes, if_match=None, idempotency_key=None):

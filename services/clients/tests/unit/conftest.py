@@ -1,6 +1,7 @@
 """A clients database on SQLite with the real unit of work, for the use cases."""
 import pytest
 
+from clients_service import search_index
 from clients_service.orm import metadata
 from crm_common.access import SYSTEM
 from crm_common.db import make_engine, make_session_factory
@@ -14,6 +15,8 @@ def engine(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'clients.db'}")
     metadata.create_all(engine)
     messaging_metadata.create_all(engine)
+    with engine.begin() as connection:
+        search_index.create(connection)
     yield engine
     engine.dispose()
 

@@ -1,0 +1,74 @@
+"""What a client is found by: one folded text per client (diacritics and case gone, every
+word a token), searched by word prefixes. "dvorak" finds "Dvořák", "superfak" finds
+"Superfaktura.cz, s.r.o.", "255 96 641" the IČO 25596641, "603 111 222" the phone
++420 603 111 222. SQLite searches it with an FTS5 table, PostgreSQL with a trigram index.
+"""
+import re
+import unicodedata
+
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+MAX_TERMS = 8  # words of one query that count
+MIN_DIGITS = 3  # a number typed with spaces is one token from this many digits on
+
+
+def fold(text: str | None) -> str:
+    """Lower case ASCII words separated by single spaces: 'Žluťoučký kůň, s.r.o.' ->
+    'zlutoucky kun s r o'."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(_NOT_WORD.split(plain)).strip()
+
+
+def _phone_tokens(phone: str) -> list[str]:
+    """E.164 '+420603111222;ext=5' -> ['420603111222', '603111222']: found by the whole
+    number and by the national part people type."""
+    digits = re.sub(r"\D", "", phone.split(";")[0])
+    if not digits:
+        return []
+    tokens = [digits]
+    if phone.startswith("+420") or phone.startswith("+421"):
+        tokens.append(digits[3:])
+    return tokens
+
+
+def document(name, ico=None, dic=None, emails=(), phones=(), people=()) -> str:
+    """The searchable text of a client: its name, IČO, DIČ, e-mails, phones and the names
+    of its contact persons."""
+    parts = [fold(name), ico or "", fold(dic)]
+    parts += [fold(entry.get("value") if isinstance(entry, dict) else entry)
+              for entry in emails or ()]
+    for entry in phones or ():
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        parts += _phone_tokens(value or "")
+    parts += [fold(person) for person in people]
+    return " ".join(part for part in parts if part)
+
+
+def terms(query: str) -> list[str]:
+    """The word prefixes a query asks for. Digits typed with spaces ('255 96 641',
+    '+420 603 111 222') are one number."""
+    text = (query or "").strip()
+    if re.fullmatch(r"\+?[\d\s\-/().]+", text) and sum(c.isdigit() for c in text) >= \
+            MIN_DIGITS:
+        return [re.sub(r"\D", "", text)]
+    return fold(text).split()[:MAX_TERMS]
+
+
+def digits_of(query: str) -> str | None:
+    """The IČO a query may be (for ranking the exact match first)."""
+    found = re.sub(r"\s", "", query or "")
+    return found.zfill(8) if found.isdigit() and len(found) <= 8 else None
+
+
+def derived(client, people=()) -> dict:
+    """The columns a client is searched, sorted and filtered by, from its fields (a
+    mapping or an object) and its contact persons' names."""
+    get = client.get if isinstance(client, dict) else lambda name: getattr(client, name)
+    address = get("registered_address") or get("contact_address") or {}
+    return {"search_text": document(get("name"), get("ico"), get("dic"), get("emails"),
+                                    get("phones"), people),
+            "name_folded": fold(get("name"))[:255],
+            "city": fold(address.get("city") if isinstance(address, dict) else None)[:120]
+            or None}
