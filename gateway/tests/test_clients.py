@@ -231,7 +231,8 @@ def test_list_passes_filters_and_links_next_page(client, rpc):
     assert response.status_code == 200
     assert response.json == {"items": [CLIENT], "next_cursor": "abc=="}
     assert rpc.calls[0][2] == {"limit": 1, "cursor": None, "ico": "25596641",
-                               "archived": "false"}
+                               "archived": "false", "q": None, "filters": {}, "sort": None,
+                               "include_total": False}
     assert response.headers["Link"] == \
         '</api/v1/clients?limit=1&ico=25596641&cursor=abc%3D%3D>; rel="next"'
 
@@ -248,7 +249,8 @@ def test_list_last_page_has_no_link(client, rpc):
     rpc.answers[("clients", "list")] = {"items": [], "next_cursor": None}
     response = client.get("/api/v1/clients?cursor=abc", headers=AUTH)
     assert "Link" not in response.headers
-    assert rpc.calls[0][2] == {"limit": 50, "cursor": "abc", "ico": None, "archived": "false"}
+    assert rpc.calls[0][2] == {"limit": 50, "cursor": "abc", "ico": None, "archived": "false",
+                               "q": None, "filters": {}, "sort": None, "include_total": False}
 
 
 def test_list_limit_is_bounded(client, rpc):
@@ -460,3 +462,31 @@ def test_the_card_of_a_missing_client_is_404(client, rpc):
     rpc.answers[("clients", "get")] = RemoteError("NotFound", "client x does not exist", [])
     response = client.get("/api/v1/clients/x/card", headers=AUTH)
     assert response.status_code == 404 and response.mimetype == PROBLEM
+
+
+def test_search_filters_and_sort_reach_the_service_and_the_next_link(client, rpc):
+    rpc.answers[("clients", "list")] = {"items": [], "next_cursor": "n1", "total": 0}
+    response = client.get(
+        "/api/v1/clients?q=zlutoucky%20kun&tag=VIP&tag=Praha&relationship=customer"
+        "&cf.segment=B2B&sort=-name&include_total=true&vat_payer=true"
+        "&created_after=2026-01-01T00:00:00%2B01:00", headers=AUTH)
+    assert response.status_code == 200 and response.json["total"] == 0
+    sent = rpc.calls[0][2]
+    assert sent["q"] == "zlutoucky kun" and sent["sort"] == "-name"
+    assert sent["include_total"] is True
+    assert sent["filters"] == {"relationship": "customer", "vat_payer": True,
+                               "custom_fields": {"segment": "B2B"}, "tags": ["VIP", "Praha"],
+                               "created_after": "2026-01-01T00:00:00+01:00"}
+    link = response.headers["Link"]
+    for part in ("q=zlutoucky+kun", "tag=VIP", "tag=Praha", "cf.segment=B2B", "sort=-name",
+                 "include_total=true", "cursor=n1"):
+        assert part in link
+
+
+@pytest.mark.parametrize("query", ["colour=red", "sort=ico", "q=", "cf.Bad-Key=x",
+                                   "vat_payer=maybe", "created_after=0001-01-01T00:00:00%2B14:00",
+                                   "q=%00", "relationship=friend"])
+def test_unknown_or_bad_list_parameters_are_422(client, rpc, query):
+    response = client.get(f"/api/v1/clients?{query}", headers=AUTH)
+    assert response.status_code == 422, response.json
+    assert rpc.called("clients", "list") == []

@@ -157,14 +157,6 @@ class ClientBatchSchema(StrictSchema):
                         metadata={"description": f"1 to {MAX_BATCH} clients"})
 
 
-class ClientListQuerySchema(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String()
-    ico = fields.String()
-    archived = fields.String(load_default="false", validate=validate.OneOf(ARCHIVED), metadata={
-        "description": "false: active clients only; true: archived ones too; only: archived"})
-
-
 class SubsidiariesQuerySchema(Schema):
     depth = fields.String(load_default="1", validate=validate.OneOf(("1", "all")), metadata={
         "description": "1: direct subsidiaries; all: the whole group below the client"})
@@ -276,6 +268,7 @@ class ClientBatchResultSchema(Schema):
 
 class ClientPageSchema(Schema):
     items = fields.List(fields.Nested(ClientSchema))
+    total = fields.Integer(metadata={"description": "with include_total=true: how many match"})
     next_cursor = fields.String(allow_none=True)
 
 

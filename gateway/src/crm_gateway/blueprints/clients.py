@@ -1,16 +1,17 @@
 """/api/v1/clients: the client register (clients service) and client timelines (activities)."""
 from flask import current_app, jsonify, url_for
-from marshmallow import ValidationError
+from marshmallow import RAISE, ValidationError
 from flask_smorest import Blueprint
 
 from crm_common.rpc import RemoteError
 
 from .. import rpc
 from ..auth import current_principal
+from ..client_queries import ClientListQuerySchema
 from ..permissions import permission
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
-                       ClientCardSchema, ClientListQuerySchema, ClientPageSchema,
+                       ClientCardSchema, ClientPageSchema,
                        ContactAddSchema, ContactLinkPatchSchema, ContactPageSchema,
                        ContactSchema, PageQuerySchema,
                        ClientPatchSchema, ClientSchema, HistoryPageSchema, HistoryQuerySchema,
@@ -35,17 +36,35 @@ LINK_HEADER = {"Link": {"description": 'rel="next": the next page', "schema": {
 
 
 @blp.route("")
-@blp.arguments(ClientListQuerySchema, location="query")
+@blp.arguments(ClientListQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, ClientPageSchema, headers=LINK_HEADER)
 @errors(422)
 def list_clients(query):
-    """List clients, newest first (cursor pagination)"""
+    """Find and list clients: search (`q`), filters, sort, cursor pagination
+
+    Without `q` or `sort`, newest first. A cursor belongs to the query that gave it: send
+    it with the same parameters. Unknown parameters are refused (422)."""
+    filters = _list_query.filters(query)
     page = rpc.call("clients", "list", limit=query["limit"], cursor=query.get("cursor"),
-                    ico=query.get("ico"), archived=query["archived"])
-    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"],
-                                ico=query.get("ico"),
-                                archived=None if query["archived"] == "false" else
-                                query["archived"])
+                    ico=query.get("ico"), archived=query["archived"], q=query.get("q"),
+                    filters=filters, sort=query.get("sort"),
+                    include_total=query["include_total"])
+    params = {name: value for name, value in query.items()
+              if name not in ("cursor", "custom_fields", "created_after", "created_before")}
+    params.update({f"cf.{key}": value for key, value in filters.get("custom_fields", {}).items()})
+    params.update({name: filters[name] for name in ("created_after", "created_before")
+                   if name in filters})
+    for name in ("include_total", "vat_payer"):
+        if name in params:
+            params[name] = str(params[name]).lower()
+    if params.get("archived") == "false":
+        del params["archived"]
+    if params.get("include_total") == "false":
+        del params["include_total"]
+    return page, 200, next_link(page.get("next_cursor"), **params)
+
+
+_list_query = ClientListQuerySchema()
 
 
 @blp.route("", methods=["POST"])

@@ -1,0 +1,73 @@
+"""Searching, filtering and sorting the register through the gateway, on both databases
+(SQLite's FTS5, PostgreSQL's trigram index)."""
+import pytest
+import requests
+
+from crm_common.testing import TEST_ADMIN_TOKEN, database_env, start_stack
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(request, amqp_uri, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"search-{request.param}")
+    make_pg = request.getfixturevalue("make_postgres_db") if request.param == "postgresql" \
+        else None
+    stack = start_stack(tmp, amqp_uri, database_env(request.param, tmp, make_pg),
+                        services=("clients",), fake_ares=False,
+                        extra_env={"ARES_BASE_URL": "http://127.0.0.1:9/nothing"})
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {TEST_ADMIN_TOKEN}"
+    base = stack.url + "/api/v1/clients"
+
+    def call(method, path="", **kwargs):
+        return http.request(method, base + path, timeout=30, **kwargs)
+    made = call("POST", "/batch", json={"items": [
+        {"name": "Žluťoučký kůň, s.r.o.", "ico": "25596641", "phone": "603 111 222",
+         "relationship": "customer", "tags": ["VIP"], "registered_address": {"city": "Praha"}},
+        {"name": "Superfaktura.cz, s.r.o.", "email": "info@superfaktura.cz", "tags": ["VIP"]},
+        {"name": "Jan Dvořák", "kind": "person", "registered_address": {"city": "Brno"}},
+        *({"name": f"Stavby Novák {n:02d}", "relationship": "prospect"} for n in range(17)),
+    ]})
+    assert made.status_code == 200 and all(i["status"] == 201 for i in made.json()["items"])
+    person = call("POST", f"/{made.json()['items'][1]['client']['id']}/contacts",
+                  json={"first_name": "Petra", "last_name": "Veselá"})
+    assert person.status_code == 201
+    yield call
+    stack.stop()
+
+
+def names(answer) -> list[str]:
+    assert answer.status_code == 200, answer.text
+    return [client["name"] for client in answer.json()["items"]]
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("dvorak", ["Jan Dvořák"]), ("zlutoucky kun", ["Žluťoučký kůň, s.r.o."]),
+    ("superfak", ["Superfaktura.cz, s.r.o."]), ("255 96 641", ["Žluťoučký kůň, s.r.o."]),
+    ("+420 603 111 222", ["Žluťoučký kůň, s.r.o."]), ("vesela", ["Superfaktura.cz, s.r.o."]),
+    ("info@superfaktura.cz", ["Superfaktura.cz, s.r.o."]), ("xyzzy", []),
+])
+def test_search(api, q, expected):
+    assert names(api("GET", params={"q": q})) == expected
+
+
+def test_filters_with_a_total(api):
+    answer = api("GET", params={"tag": "VIP", "include_total": "true", "sort": "name"})
+    assert names(answer) == ["Superfaktura.cz, s.r.o.", "Žluťoučký kůň, s.r.o."]
+    assert answer.json()["total"] == 2
+    assert names(api("GET", params={"city": "praha", "relationship": "customer"})) == [
+        "Žluťoučký kůň, s.r.o."]
+    assert api("GET", params={"colour": "red"}).status_code == 422
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "created_at", "-updated_at"])
+def test_paging_a_sorted_search_skips_and_repeats_nothing(api, sort):
+    seen, url, params = [], "", {"q": "stavby", "sort": sort, "limit": 4}
+    while True:
+        answer = api("GET", url, params=params)
+        assert answer.status_code == 200, answer.text
+        seen += [client["id"] for client in answer.json()["items"]]
+        if "Link" not in answer.headers:
+            break
+        link = answer.headers["Link"]
+        url, params = link[link.index("?"):link.index(">")], None
+    assert len(seen) == len(set(seen)) == 17
