@@ -27,6 +27,12 @@ class System:
         self.stack, self.fake, self.tap, self.amqp_uri = stack, fake, tap, amqp_uri
         self.api = Api(stack.url)
 
+    def free_ico(self, ico: str) -> None:
+        """Archive the active clients holding `ico`: one active client per IČO, and the
+        fake ARES knows only a few, which several tests take in turn."""
+        for client in self.api.get("/api/v1/clients", params={"ico": ico}).json()["items"]:
+            assert self.api.post(f"/api/v1/clients/{client['id']}/archive").status_code == 200
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def system(request, amqp_uri, tmp_path_factory):

@@ -129,6 +129,7 @@ def test_archive_leaves_the_lists_and_restore_brings_it_back(system):
 
 def test_another_ico_is_looked_up_in_ares(system):
     client, _ = _create(system, {"name": "Zatím bez IČO"})
+    system.free_ico(SAD)
     response = system.api.patch(f"/api/v1/clients/{client['id']}", json={"ico": SAD})
     assert response.status_code == 200, response.text
     assert response.json()["registry"]["status"] == "pending"

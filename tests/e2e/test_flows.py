@@ -41,6 +41,7 @@ def _timeline_when(system, client_id, predicate, timeout=20):
 
 def test_create_answers_at_once_then_registry_data_arrives(system):
     started = time.monotonic()
+    system.free_ico(SAD)
     response = system.api.post("/api/v1/clients", json={"name": "Sad", "ico": SAD},
                                 headers={"X-Correlation-ID": "e2e-flow-1"})
     assert response.status_code == 201, response.text
@@ -74,6 +75,7 @@ def test_create_answers_at_once_then_registry_data_arrives(system):
 
 
 def test_unknown_ico_leaves_the_client_as_entered(system):
+    system.free_ico(GONE)
     created = system.api.post("/api/v1/clients", json={"name": "Zaniklá", "ico": GONE}).json()
     timeline = _timeline_when(system, created["id"],
                               lambda t: any(e["source"] == "ares" for e in t))
@@ -104,6 +106,7 @@ def test_ares_unreachable_is_retried_not_dropped(system):
     port = int(system.fake.url.split(":")[2].split("/")[0])
     system.fake.stop()  # ARES is gone: connections are refused
     try:
+        system.free_ico(CVUT)
         created = system.api.post("/api/v1/clients", json={"name": "ČVUT", "ico": CVUT}).json()
         timeline = _timeline_when(system, created["id"],
                                   lambda t: any(e["source"] == "ares" for e in t))
@@ -152,6 +155,7 @@ def test_external_subscriber_gets_cloudevents(system):
     from crm_common.testing import EventTap
     tap = EventTap(system.amqp_uri, [("clients.events", "client.*")])
     try:
+        system.free_ico(SAD)
         created = system.api.post("/api/v1/clients", json={"name": "x", "ico": SAD}).json()
         got = tap.wait_for(lambda e: e["subject"] == created["id"]
                            and e["type"] == "client.updated")
@@ -200,6 +204,7 @@ def test_a_batch_creates_each_valid_client_once_with_its_timeline_and_enrichment
     items[7] = {"name": "Chybné IČO", "ico": "25063678"}      # refused by the gateway
     items[9] = {"name": "Sad z dávky", "ico": SAD}            # enriched from ARES
     items[11] = {"name": "Cizí pole", "colour": "red"}       # refused by the gateway
+    system.free_ico(SAD)
     key = {"Idempotency-Key": "e2e-batch-1"}
     response = system.api.post("/api/v1/clients/batch", json={"items": items}, headers=key)
     assert response.status_code == 200, response.text

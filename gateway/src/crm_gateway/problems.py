@@ -121,7 +121,17 @@ def from_remote_error(error: RemoteError) -> Response:
     if status == 502:
         log.error("remote error: %s", error)  # internals stay in the log
         return problem(502, "A service failed to answer the request.", type_=type_)
-    return problem(status, _remote_detail(error), type_=type_)
+    return problem(status, _remote_detail(error), type_=type_, **_conflict_details(error))
+
+
+def _conflict_details(error: RemoteError) -> dict:
+    """What a 409 names besides its message: the record already holding the value."""
+    details = error.args_[1] if error.exc_type == "Conflict" and len(error.args_ or ()) > 1 \
+        else None
+    existing = details.get("existing_id") if isinstance(details, dict) else None
+    if not isinstance(existing, str):
+        return {}
+    return {"existing_id": existing, "existing_url": f"/api/v1/clients/{existing}"}
 
 
 def _remote_detail(error: RemoteError) -> str | None:

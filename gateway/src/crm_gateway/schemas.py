@@ -205,6 +205,12 @@ class RegistrySchema(Schema):
         return registry.get("values")
 
 
+class DuplicateSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    reason = fields.String(metadata={"enum": ["email", "phone", "name"]})
+
+
 class ClientSchema(Schema):
     """The client resource, as the clients service answers it."""
     id = fields.String(metadata={"format": "uuid"})
@@ -250,6 +256,21 @@ class ClientSchema(Schema):
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
     version = fields.Integer(metadata={"description": "Also the weak ETag W/\"<version>\""})
+    possible_duplicates = fields.List(fields.Nested(DuplicateSchema), metadata={
+        "description": "in the answer to a create or a change: active clients with the same "
+                       "e-mail, phone or name (legal form aside); the write went through"})
+
+
+class DuplicateGroupSchema(Schema):
+    reason = fields.String(metadata={"enum": ["email", "phone", "name"]})
+    value = fields.String(metadata={"description": "what they share (a name: folded, "
+                                                   "without its legal form)"})
+    clients = fields.List(fields.Nested(DuplicateSchema(only=("id", "name"))))
+
+
+class DuplicateReportSchema(Schema):
+    items = fields.List(fields.Nested(DuplicateGroupSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class ClientBatchItemSchema(Schema):
@@ -259,6 +280,8 @@ class ClientBatchItemSchema(Schema):
     client = fields.Nested(ClientSchema, metadata={"description": "with 201"})
     errors = fields.List(fields.Nested(lambda: FieldErrorSchema()),
                          metadata={"description": "with 422 and 409: what is wrong"})
+    existing_id = fields.String(metadata={"description": "with 409: the active client "
+                                                         "that has this IČO"})
 
 
 class ClientBatchResultSchema(Schema):

@@ -11,7 +11,7 @@ from ..client_queries import ClientListQuerySchema
 from ..permissions import permission
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
-                       ClientCardSchema, ClientPageSchema,
+                       ClientCardSchema, ClientPageSchema, DuplicateReportSchema,
                        ContactAddSchema, ContactLinkPatchSchema, ContactPageSchema,
                        ContactSchema, PageQuerySchema,
                        ClientPatchSchema, ClientSchema, HistoryPageSchema, HistoryQuerySchema,
@@ -108,8 +108,10 @@ def create_clients(batch):
         # sent again with its refused items corrected must not shift the others' keys
         answers = rpc.call("clients", "create_many", items=valid, positions=positions, **key)
         for position, answer in zip(positions, answers):
-            results[position] = answer if answer["status"] == 201 else \
-                _item_errors(answer["status"], answer.get("errors") or {})
+            results[position] = answer if answer["status"] == 201 else dict(
+                _item_errors(answer["status"], answer.get("errors") or {}),
+                **({"existing_id": answer["existing_id"]} if answer.get("existing_id")
+                   else {}))
     return jsonify({"items": results})
 
 
@@ -118,6 +120,17 @@ _create_schema = ClientCreateSchema()
 
 def _item_errors(status: int, messages) -> dict:
     return {"status": status, "errors": flatten(messages)}
+
+
+@blp.route("/duplicates")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, DuplicateReportSchema, headers=LINK_HEADER)
+@errors(422)
+def duplicate_report(query):
+    """The duplicate report: groups of active clients sharing an e-mail, a phone or a name
+    (legal form aside), by reason and value; merge them, or leave them be"""
+    page = rpc.call("clients", "duplicates", limit=query["limit"], cursor=query.get("cursor"))
+    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"])
 
 
 @blp.route("/<client_id>")

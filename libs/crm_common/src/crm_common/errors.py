@@ -22,7 +22,12 @@ class NotFound(CrmError):
 
 
 class Conflict(CrmError):
+    """args: (message,) or (message, {details for the problem: existing_id, ...})."""
     status = 409
+
+    def __init__(self, message: str, details: dict | None = None):
+        super().__init__(*((message, details) if details else (message,)))
+        self.details = details or {}
 
 
 class PreconditionFailed(CrmError):

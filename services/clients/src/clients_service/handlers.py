@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import insert, select
 
 from crm_common.access import SYSTEM, Caller
+from crm_common.db import take_turns
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import parse_time, rfc3339, utcnow
 from crm_common.fields import load
@@ -69,7 +70,9 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
     _clients(uow).check_parent(None, data.get("parent_id"))
     data["custom_fields"] = custom_values(uow.session, "client", data.get("custom_fields"),
                                           {}, None, creating=True)
-    client = Client(**new_client_fields(str(uuid.uuid4()), data, utcnow(), actor))
+    fields = new_client_fields(str(uuid.uuid4()), data, utcnow(), actor)
+    _ico_free(uow, fields["ico"])
+    client = Client(**fields)
     uow.session.add(client)
     uow.session.flush()
     _clients(uow).reindex([client.id])
@@ -77,7 +80,52 @@ def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dic
                                 client.created_at)
     resource = to_resource(client)
     uow.emit("client.created", client.id, {"client": resource})
-    return uow.commit_once(CREATE, idempotency_key, payload, resource)
+    return uow.commit_once(CREATE, idempotency_key, payload, _with_duplicates(uow, resource))
+
+
+def _ico_free(uow, ico: str | None, but: str | None = None) -> None:
+    """One active client per IČO: another one holding it -> Conflict naming it (writers of
+    one IČO take turns, so two at the same moment cannot both take it; a batch takes turns
+    with all of them)."""
+    if not ico:
+        return
+    take_turns(uow.session, "clients:ico", shared=True)
+    take_turns(uow.session, f"clients:ico:{ico}")
+    holder = Clients(uow.session).active_with_ico([ico], but=but).get(ico)
+    if holder:
+        raise Conflict(f"ico: client {holder} has the IČO {ico} already",
+                       {"existing_id": holder})
+
+
+def _icos_free(uow, rows: list[dict], results: list[dict]) -> list[dict]:
+    """The rows of a batch whose IČO no active client holds (nor an earlier row); the
+    others' results become 409s naming the holder."""
+    icos = {row["ico"] for row in rows if row.get("ico")}
+    if not icos:
+        return rows
+    take_turns(uow.session, "clients:ico")
+    holders = Clients(uow.session).active_with_ico(icos)
+    kept, positions = [], {result["client"]["id"]: index for index, result in
+                           enumerate(results) if result.get("status") == 201 and
+                           "client" in result}
+    for row in rows:
+        holder = holders.get(row["ico"]) if row.get("ico") else None
+        if holder is None:
+            kept.append(row)
+            if row.get("ico"):
+                holders[row["ico"]] = row["id"]
+            continue
+        results[positions[row["id"]]] = {
+            "status": 409, "existing_id": holder,
+            "errors": {"ico": [f"Client {holder} has the IČO {row['ico']} already."]}}
+    return kept
+
+
+def _with_duplicates(uow, resource: dict) -> dict:
+    """The answer to a write: the client, and the clients it may be a duplicate of (the
+    same e-mail, phone or name; the write went through all the same)."""
+    return dict(resource, possible_duplicates=_clients(uow).possible_duplicates(
+        resource["id"]))
 
 
 def created_changes(fields: dict) -> dict:
@@ -167,8 +215,10 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
             continue
         rows.append(row)
         results.append({"status": 201, "client": _row_resource(row)})
+    rows = _icos_free(uow, rows, results)
     if rows:  # a plain bulk insert: the ORM's per-object bookkeeping was a third of the time
         uow.session.execute(insert(clients), rows)
+        _clients(uow).add_keys(rows)
         _clients(uow).record_many([
             history_row(row["id"], "created", created_changes(row), actor, moment,
                         row["version"]) for row in rows])
@@ -219,6 +269,13 @@ def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | Non
                                 to_resource)
 
 
+def duplicate_report(uow, limit: int = 50, cursor: str | None = None) -> dict:
+    """Groups of active clients that share an e-mail, a phone or a name (legal form
+    aside), the caller's view of them."""
+    limit = max(1, min(int(limit or 50), 500))
+    return _clients(uow).duplicate_groups(limit, cursor)
+
+
 def update_client(uow, client_id: str, payload: dict, if_match: int | None = None,
                   idempotency_key: str | None = None) -> dict:
     """A user's partial update (PATCH): `client.updated` with before and after of each
@@ -236,12 +293,16 @@ def update_client(uow, client_id: str, payload: dict, if_match: int | None = Non
         data["custom_fields"] = custom_values(uow.session, "client", data["custom_fields"],
                                               client.custom_fields, client.id, creating=False)
     actor, now = uow.context.actor, utcnow()
+    before_ico = client.ico
     changes = client.edit(data, actor, now)
+    if client.ico != before_ico and client.archived_at is None:
+        _ico_free(uow, client.ico, but=client.id)
     if changes:
         _save(uow, client, "updated", changes, actor, now)
         uow.emit("client.updated", client.id, {
             "client": to_resource(client), "source": "user", "changes": changes})
-    return uow.commit_once(UPDATE, idempotency_key, request, to_resource(client))
+    return uow.commit_once(UPDATE, idempotency_key, request,
+                           _with_duplicates(uow, to_resource(client)))
 
 
 def archive_client(uow, client_id: str, if_match: int | None = None,
@@ -265,6 +326,8 @@ def _archive_or_restore(uow, operation: str, client_id: str, if_match, idempoten
     client = _current(uow, client_id, if_match)
     actor, now = uow.context.actor, utcnow()
     action = "archived" if operation == ARCHIVE else "restored"
+    if operation == RESTORE and client.archived_at is not None:
+        _ico_free(uow, client.ico, but=client.id)  # back among the active ones
     changes = (client.archive if operation == ARCHIVE else client.restore)(actor, now)
     if changes:
         _save(uow, client, action, changes, actor, now)

@@ -70,6 +70,16 @@ Index("ix_clients_owner", clients.c.owner_id)
 metadata.info["unmanaged"] = ("clients_fts", "ix_clients_search_trgm", "search_seq",
                               "ux_clients_search_seq")
 
+# what duplicates share (search.duplicate_keys): e-mails, phones, the name without its
+# legal form; kept with the derived columns, looked up by (kind, value)
+client_keys = Table(
+    "client_keys", metadata,
+    Column("client_id", String(36), primary_key=True),
+    Column("kind", String(10), primary_key=True),
+    Column("value", String(255), primary_key=True),
+)
+Index("ix_client_keys_value", client_keys.c.kind, client_keys.c.value)
+
 # the change log of every client: one row per write, whoever made it
 client_history = Table(
     "client_history", metadata,

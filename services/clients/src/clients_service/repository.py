@@ -17,7 +17,7 @@ from .contacts import Contact, ContactLink
 from . import search, search_index
 from .custom_fields import Definition
 from .domain import Client
-from .orm import (client_contacts, client_history, clients, contacts,
+from .orm import (client_contacts, client_history, client_keys, clients, contacts,
                   custom_field_definitions)
 
 
@@ -155,6 +155,8 @@ class Clients:
             clients.c.id, clients.c.name, clients.c.ico, clients.c.dic, clients.c.emails,
             clients.c.phones, clients.c.registered_address, clients.c.contact_address)
             .where(clients.c.id.in_(ids))).all()
+        self.session.execute(delete(client_keys).where(client_keys.c.client_id.in_(ids)))
+        self.add_keys([dict(row._mapping) for row in rows])
         if rows:
             self.session.execute(
                 update(clients).where(clients.c.id == bindparam("row_id"))
@@ -163,6 +165,71 @@ class Clients:
                 .execution_options(synchronize_session=False),
                 [{"row_id": row.id, **dict(zip(("st", "nf", "ct"), search.derived(
                     dict(row._mapping), people.get(row.id, ())).values()))} for row in rows])
+
+    def add_keys(self, rows: list[dict]) -> None:
+        """The duplicate keys of new clients (`rows`: their fields, with `id`)."""
+        keys = [{"client_id": row["id"], "kind": kind, "value": value}
+                for row in rows for kind, value in search.duplicate_keys(row)]
+        if keys:
+            self.session.execute(insert(client_keys), keys)
+
+    def active_with_ico(self, icos, but: str | None = None) -> dict[str, str]:
+        """{IČO: id} of active clients holding these IČOs (other than `but`)."""
+        query = select(clients.c.ico, clients.c.id).where(
+            clients.c.ico.in_(list(icos)), clients.c.archived_at.is_(None))
+        if but:
+            query = query.where(clients.c.id != but)
+        return {row.ico: row.id for row in self.session.execute(query.order_by(
+            clients.c.created_at))}
+
+    def possible_duplicates(self, client_id: str, limit: int = 10) -> list[dict]:
+        """Active clients sharing an e-mail, a phone or the name with this one (those the
+        caller may see), the strongest reason first."""
+        mine, theirs = client_keys.alias("mine"), client_keys.alias("theirs")
+        query = self.visible(
+            select(clients.c.id, clients.c.name, theirs.c.kind)
+            .join(theirs, theirs.c.client_id == clients.c.id)
+            .join(mine, and_(mine.c.kind == theirs.c.kind, mine.c.value == theirs.c.value))
+            .where(mine.c.client_id == client_id, theirs.c.client_id != client_id,
+                   clients.c.archived_at.is_(None)))
+        found: dict = {}
+        for row in self.session.execute(query.limit(limit * 3)):
+            reasons = found.setdefault(row.id, {"id": row.id, "name": row.name,
+                                                "reasons": set()})["reasons"]
+            reasons.add(row.kind)
+        return [{"id": item["id"], "name": item["name"],
+                 "reason": next(r for r in ("email", "phone", "name") if r in item["reasons"])}
+                for item in list(found.values())[:limit]]
+
+    def duplicate_groups(self, limit: int, cursor: str | None) -> dict:
+        """Groups of active clients sharing a key, by kind and value, a page at a time:
+        found through the key index, never by comparing every pair."""
+        keys = client_keys.c
+        shared = self.visible(
+            select(keys.kind, keys.value).join(clients, clients.c.id == keys.client_id)
+            .where(clients.c.archived_at.is_(None))
+            .group_by(keys.kind, keys.value).having(func.count() > 1))
+        if cursor:
+            kind, value = _decode_group_cursor(cursor)
+            shared = shared.where(tuple_(keys.kind, keys.value) > tuple_(kind, value))
+        groups = self.session.execute(shared.order_by(keys.kind, keys.value)
+                                      .limit(limit + 1)).all()
+        page = groups[:limit]
+        members: dict = {}
+        if page:
+            rows = self.session.execute(self.visible(
+                select(keys.kind, keys.value, clients.c.id, clients.c.name)
+                .join(clients, clients.c.id == keys.client_id)
+                .where(clients.c.archived_at.is_(None),
+                       tuple_(keys.kind, keys.value).in_([tuple(g) for g in page])))
+                .order_by(clients.c.created_at, clients.c.id))
+            for row in rows:
+                members.setdefault((row.kind, row.value), []).append(
+                    {"id": row.id, "name": row.name})
+        items = [{"reason": kind, "value": value, "clients": members.get((kind, value), [])}
+                 for kind, value in page]
+        next_cursor = _group_cursor(*page[-1]) if len(groups) > limit else None
+        return {"items": items, "next_cursor": next_cursor}
 
     # -- hierarchy --------------------------------------------------------------------
 
@@ -265,6 +332,20 @@ def _decode_sort_cursor(cursor: str, sort: str, column):
         return value, last_id
     except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error
         raise ValidationFailed({"cursor": ["Not a cursor of this order (sort)."]}) from exc
+
+
+def _group_cursor(kind: str, value: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([kind, value]).encode()).decode()
+
+
+def _decode_group_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        kind, value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(kind, str) and isinstance(value, str):
+            return kind, value
+    except Exception:  # noqa: BLE001 - any garbage is the caller's error
+        pass
+    raise ValidationFailed({"cursor": ["Not a valid cursor."]})
 
 
 def visible_clients(query, caller: Caller):

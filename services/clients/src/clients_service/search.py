@@ -72,3 +72,40 @@ def derived(client, people=()) -> dict:
             "name_folded": fold(get("name"))[:255],
             "city": fold(address.get("city") if isinstance(address, dict) else None)[:120]
             or None}
+
+
+# legal forms at the end of a name, folded: "s.r.o.", "spol. s r.o.", "a.s.", ...
+_LEGAL_FORMS = sorted((tuple(form.split()) for form in (
+    "s r o", "spol s r o", "a s", "akc spol", "v o s", "k s", "z s",
+    "o p s", "z u", "s p", "se", "druzstvo", "sro", "as", "gmbh", "ltd", "inc")),
+    key=len, reverse=True)
+
+
+def name_key(name: str | None) -> str:
+    """A name as duplicates share it: folded, without its legal form ('Superfaktura.cz,
+    s.r.o.' and 'SUPERFAKTURA.CZ s. r. o.' -> 'superfaktura cz')."""
+    words = fold(name).split()
+    for form in _LEGAL_FORMS:
+        if len(words) > len(form) and tuple(words[-len(form):]) == form:
+            words = words[:-len(form)]
+            break
+    return " ".join(words)[:255]
+
+
+def duplicate_keys(client) -> set[tuple[str, str]]:
+    """What two clients that are one share: an e-mail, a phone, the name without its legal
+    form (each a `(kind, value)`)."""
+    get = client.get if isinstance(client, dict) else lambda name: getattr(client, name)
+    keys = set()
+    for entry in get("emails") or ():
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        if value:
+            keys.add(("email", value.strip().lower()[:254]))
+    for entry in get("phones") or ():
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        if value:
+            keys.add(("phone", value.split(";")[0][:40]))
+    name = name_key(get("name"))
+    if name:
+        keys.add(("name", name))
+    return keys

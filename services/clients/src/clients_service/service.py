@@ -33,6 +33,11 @@ class ClientsService(HealthCheck):
                                          include_total)
 
     @rpc
+    def duplicates(self, limit=50, cursor=None):
+        with self.db() as uow:
+            return handlers.duplicate_report(uow, limit, cursor)
+
+    @rpc
     def update(self, client_id, changes, if_match=None, idempotency_key=None):
         with self.db() as uow:
             return handlers.update_client(uow, client_id, changes, if_match, idempotency_key)

@@ -57,9 +57,9 @@ def test_registry_data_is_applied_once(service, event_tap, amqp_uri):
     assert updated["data"]["changes"]["name"]["after"] == "SAD s.r.o."
     stored = wait_until(lambda: service.call("clients", "get", {"client_id": client["id"]}))
     assert stored["vat_payer"] is True and stored["registry"]["status"] == "ok"
-    marker = service.call("clients", "create", {"payload": {"name": "m2", "ico": "25063677"}})
-    publish_event(amqp_uri, "ares", cloud_event("ares", "ares.lookup_failed", "25063677", {
-        "client_id": marker["id"], "ico": "25063677", "reason": "unavailable",
+    marker = service.call("clients", "create", {"payload": {"name": "m2", "ico": "27074358"}})
+    publish_event(amqp_uri, "ares", cloud_event("ares", "ares.lookup_failed", "27074358", {
+        "client_id": marker["id"], "ico": "27074358", "reason": "unavailable",
         "detail": "x", "will_retry": True, "attempt": 1, "next_attempt_at": None}))
     tap.wait_for(lambda e: e["subject"] == marker["id"])
     assert len([e for e in tap.of_type("client.updated") if e["subject"] == client["id"]]) == 1

@@ -114,7 +114,7 @@ def test_idempotency_key_gives_the_first_answer_again(uow):
         handlers.create_client(u, {"name": "Jinak"}, idempotency_key="k-1")
     assert "Idempotency-Key" in exc.value.errors
     with uow() as u:
-        other = handlers.create_client(u, payload, idempotency_key="k-2")
+        other = handlers.create_client(u, {"name": "Jednou"}, idempotency_key="k-2")
     assert other["id"] != first["id"]
 
 
@@ -136,6 +136,7 @@ def test_the_plain_read_answers_as_the_unit_of_work_does(uow, engine):
         created = handlers.create_client(u, {"name": "Superfaktura", "ico": "1569651",
                                              "registered_address": {"city": "Praha"}})
     with engine.connect() as connection:
+        created.pop("possible_duplicates")  # said to the writer only
         assert handlers.read_client(connection, created["id"]) == created
         with pytest.raises(NotFound):
             handlers.read_client(connection, "nope")

@@ -146,3 +146,60 @@ def test_unknown_filters_and_sorts_are_refused(uow, kwargs, field):
     with uow() as u, pytest.raises(ValidationFailed) as refused:
         handlers.list_clients(u, **kwargs)
     assert field in refused.value.errors
+
+
+# -- duplicates ----------------------------------------------------------------------------
+
+def test_an_ico_another_active_client_has_is_a_conflict_naming_it(uow):
+    from crm_common.errors import Conflict
+    first = make(uow, name="První", ico="25596641")
+    with uow() as u, pytest.raises(Conflict) as refused:
+        handlers.create_client(u, {"name": "Druhý", "ico": "255 96 641"})
+    assert refused.value.details == {"existing_id": first["id"]}
+    other = make(uow, name="Jiný")
+    with uow() as u, pytest.raises(Conflict):
+        handlers.update_client(u, other["id"], {"ico": "25596641"})
+    with uow() as u:
+        handlers.archive_client(u, first["id"])
+    again = make(uow, name="Nástupce", ico="25596641")  # the holder is archived: free
+    with uow() as u, pytest.raises(Conflict) as restoring:
+        handlers.restore_client(u, first["id"])
+    assert restoring.value.details == {"existing_id": again["id"]}
+
+
+def test_a_batch_refuses_taken_icos_item_by_item(uow):
+    holder = make(uow, name="Držitel", ico="25596641")
+    with uow() as u:
+        results = handlers.create_clients(u, [
+            {"name": "A", "ico": "25596641"}, {"name": "B", "ico": "27074358"},
+            {"name": "C", "ico": "27074358"}, {"name": "D"}])
+    assert [r["status"] for r in results] == [409, 201, 409, 201]
+    assert results[0]["existing_id"] == holder["id"]
+    assert results[2]["existing_id"] == results[1]["client"]["id"]
+
+
+def test_possible_duplicates_are_named_and_the_write_goes_through(uow):
+    first = make(uow, name="Superfaktura.cz, s.r.o.", emails=[{"value": "info@sf.cz"}])
+    phone = make(uow, name="Úplně jiná", phones=[{"value": "603 111 222"}])
+    with uow() as u:
+        second = handlers.create_client(u, {"name": "SUPERFAKTURA.CZ s. r. o."})
+    assert second["possible_duplicates"] == [
+        {"id": first["id"], "name": "Superfaktura.cz, s.r.o.", "reason": "name"}]
+    with uow() as u:
+        third = handlers.create_client(u, {"name": "Třetí", "emails": [{"value": "INFO@sf.cz"}],
+                                           "phones": [{"value": "+420603111222"}]})
+    assert {(d["id"], d["reason"]) for d in third["possible_duplicates"]} == {
+        (first["id"], "email"), (phone["id"], "phone")}
+    with uow() as u:
+        report = handlers.duplicate_report(u, limit=2)
+    with uow() as u:
+        rest = handlers.duplicate_report(u, limit=2, cursor=report["next_cursor"])
+    groups = {(g["reason"], g["value"]): {c["id"] for c in g["clients"]}
+              for g in report["items"] + rest["items"]}
+    assert groups == {("email", "info@sf.cz"): {first["id"], third["id"]},
+                      ("name", "superfaktura cz"): {first["id"], second["id"]},
+                      ("phone", "+420603111222"): {phone["id"], third["id"]}}
+    with uow() as u:
+        handlers.archive_client(u, third["id"])
+    with uow() as u:
+        assert len(handlers.duplicate_report(u)["items"]) == 1  # archived ones left out
