@@ -2,6 +2,8 @@
 
 TOKEN = "bootstrap-7c1e4a9d2f6b8e0a3c5d7f9b1e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+# an id of the form the services make (a UUID) that no record has
+MISSING_ID = "6c1f3b0e-0000-4000-8000-00000000dead"
 
 CLIENT = {
     "id": "6c1f3b0e-0000-4000-8000-000000000001", "kind": "company", "name": "Firma s.r.o.",

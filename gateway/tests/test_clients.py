@@ -1,5 +1,5 @@
 import pytest
-from gateway_support import AUTH, CLIENT
+from gateway_support import AUTH, CLIENT, MISSING_ID
 
 from crm_common.rpc import BrokerBlocked, NotSent, RemoteError, RpcTimeout
 
@@ -103,7 +103,7 @@ def test_get_with_etag(client, rpc):
 def test_not_found_is_404(client, rpc):
     rpc.answers[("clients", "get")] = RemoteError("NotFound", "client x does not exist",
                                                   ["client x does not exist"])
-    response = client.get("/api/v1/clients/x", headers=AUTH)
+    response = client.get(f"/api/v1/clients/{MISSING_ID}", headers=AUTH)
     assert response.status_code == 404
     assert response.mimetype == PROBLEM
     assert response.json["detail"] == "client x does not exist"
@@ -118,7 +118,7 @@ def test_conflict_is_409(client, rpc):
 
 def test_service_unavailable_is_503_with_retry_after(client, rpc):
     rpc.answers[("clients", "get")] = RemoteError("ServiceUnavailable", "no service", [])
-    response = client.get("/api/v1/clients/x", headers=AUTH)
+    response = client.get(f"/api/v1/clients/{MISSING_ID}", headers=AUTH)
     assert response.status_code == 503
     assert response.mimetype == PROBLEM
     assert int(response.headers["Retry-After"]) > 0
@@ -207,7 +207,7 @@ def test_a_write_timeout_names_the_callers_key(client, rpc):
 
 def test_a_read_timeout_is_504_saying_nothing_changed(client, rpc):
     rpc.answers[("clients", "get")] = RpcTimeout("clients.get did not answer")
-    response = client.get("/api/v1/clients/x", headers=AUTH)
+    response = client.get(f"/api/v1/clients/{MISSING_ID}", headers=AUTH)
     assert response.status_code == 504 and response.mimetype == PROBLEM
     assert response.json["type"] == "urn:crm:problem:outcome-unknown"
     assert "nothing was changed" in response.json["detail"]
@@ -218,7 +218,7 @@ def test_a_read_timeout_is_504_saying_nothing_changed(client, rpc):
 def test_other_remote_errors_are_502_without_internals(client, rpc):
     rpc.answers[("clients", "get")] = RemoteError(
         "OperationalError", "(sqlite3.OperationalError) database is locked", ["secret"])
-    response = client.get("/api/v1/clients/x", headers=AUTH)
+    response = client.get(f"/api/v1/clients/{MISSING_ID}", headers=AUTH)
     assert response.status_code == 502
     assert response.mimetype == PROBLEM
     assert "sqlite" not in response.get_data(as_text=True)
@@ -460,7 +460,7 @@ def test_a_section_that_does_not_answer_is_unavailable_not_an_error(client, rpc)
 
 def test_the_card_of_a_missing_client_is_404(client, rpc):
     rpc.answers[("clients", "get")] = RemoteError("NotFound", "client x does not exist", [])
-    response = client.get("/api/v1/clients/x/card", headers=AUTH)
+    response = client.get(f"/api/v1/clients/{MISSING_ID}/card", headers=AUTH)
     assert response.status_code == 404 and response.mimetype == PROBLEM
 
 

@@ -1,6 +1,6 @@
 """Contact persons through the gateway (the clients service faked at the RPC boundary)."""
 import pytest
-from gateway_support import AUTH, CLIENT, user_with_token
+from gateway_support import AUTH, CLIENT, MISSING_ID, user_with_token
 
 from crm_common.rpc import RemoteError
 
@@ -75,7 +75,7 @@ def test_vcards_are_utf8_text_vcard_attachments(client, rpc, path, method):
 
 def test_a_missing_contact_is_404(client, rpc):
     rpc.answers[("clients", "get_contact")] = RemoteError("NotFound", "contact x", [])
-    response = client.get("/api/v1/contacts/x", headers=AUTH)
+    response = client.get(f"/api/v1/contacts/{MISSING_ID}", headers=AUTH)
     assert response.status_code == 404 and response.mimetype == PROBLEM
 
 
@@ -89,8 +89,8 @@ def sales(app):
     ("post", f"/api/v1/clients/{CLIENT['id']}/erase"),
     ("post", f"/api/v1/contacts/{CONTACT['id']}/erase"),
     ("post", "/api/v1/custom-fields"),
-    ("patch", "/api/v1/custom-fields/d1"),
-    ("post", "/api/v1/custom-fields/d1/retire"),
+    ("patch", f"/api/v1/custom-fields/{MISSING_ID}"),
+    ("post", f"/api/v1/custom-fields/{MISSING_ID}/retire"),
 ])
 def test_administrators_only(client, rpc, sales, method, path):
     body = {"json": {"label": "X"}} if method == "patch" or path.endswith("fields") else {}

@@ -75,7 +75,7 @@ def gateway(tmp_path_factory):
 
 
 def _path(template: str, users) -> str:
-    ids = {"user_id": users["sales"][0]["id"], "token_id": "0" * 8}
+    ids = {"user_id": users["sales"][0]["id"], "token_id": "6c1f3b0e-0000-4000-8000-00000000000f"}
     return re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), CLIENT["id"]), template)
 
 

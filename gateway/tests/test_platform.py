@@ -9,6 +9,8 @@ import pytest
 from openapi_spec_validator import validate
 from gateway_support import AUTH, CLIENT
 
+CLIENT_URL = f"/api/v1/clients/{CLIENT['id']}"
+
 from crm_common.context import CorrelationFilter
 from crm_common.rpc import BrokerBlocked, NotSent, RemoteError, RpcTimeout
 
@@ -17,7 +19,7 @@ SERVICES = ("clients", "deals", "activities", "ares", "importer")
 
 def test_correlation_id_is_propagated_and_echoed(client, rpc):
     rpc.answers[("clients", "get")] = CLIENT
-    response = client.get("/api/v1/clients/1", headers={**AUTH, "X-Correlation-ID": "req-42"})
+    response = client.get(CLIENT_URL, headers={**AUTH, "X-Correlation-ID": "req-42"})
     assert response.headers["X-Correlation-ID"] == "req-42"
     assert rpc.calls[0][3] == {"correlation_id": "req-42", "actor": "admin:bootstrap",
                                "caller_id": None, "caller_role": "admin", "own_only": False}
@@ -25,12 +27,12 @@ def test_correlation_id_is_propagated_and_echoed(client, rpc):
 
 def test_correlation_id_is_generated(client, rpc):
     rpc.answers[("clients", "get")] = CLIENT
-    response = client.get("/api/v1/clients/1", headers={**AUTH, "X-Correlation-ID": "bad id <script>"})
+    response = client.get(CLIENT_URL, headers={**AUTH, "X-Correlation-ID": "bad id <script>"})
     generated = response.headers["X-Correlation-ID"]
     assert str(uuid.UUID(generated)) == generated
     assert rpc.calls[0][3]["correlation_id"] == generated
     # errors carry it too
-    response = client.get("/api/v1/clients/1", headers={"X-Correlation-ID": "c-1"})
+    response = client.get(CLIENT_URL, headers={"X-Correlation-ID": "c-1"})
     assert response.headers["X-Correlation-ID"] == "c-1"
     assert response.json["correlation_id"] == "c-1"
 
@@ -39,7 +41,7 @@ def test_log_lines_carry_the_correlation_id(client, rpc, caplog):
     rpc.answers[("clients", "get")] = CLIENT
     caplog.handler.addFilter(CorrelationFilter())
     with caplog.at_level(logging.INFO, logger="crm_gateway"):
-        client.get("/api/v1/clients/1", headers={**AUTH, "X-Correlation-ID": "log-1"})
+        client.get(CLIENT_URL, headers={**AUTH, "X-Correlation-ID": "log-1"})
     assert any(getattr(r, "correlation_id", None) == "log-1" for r in caplog.records)
 
 
@@ -201,8 +203,8 @@ def test_oversized_body_is_refused_as_problem(client, rpc):
 
 def test_metrics(client, rpc):
     rpc.answers[("clients", "get")] = CLIENT
-    client.get("/api/v1/clients/1", headers=AUTH)
-    client.get("/api/v1/clients/1")
+    client.get(CLIENT_URL, headers=AUTH)
+    client.get(CLIENT_URL)
     text = client.get("/metrics", headers=AUTH).get_data(as_text=True)
     assert 'crm_gateway_http_requests_total{endpoint="/api/v1/clients/<client_id>",' \
            'method="GET",status="200"} 1.0' in text

@@ -1,4 +1,4 @@
-from gateway_support import AUTH, CLIENT
+from gateway_support import AUTH, CLIENT, MISSING_ID
 
 from crm_common.rpc import RemoteError, RpcTimeout
 
@@ -10,7 +10,7 @@ ENTRY = {"id": "e1", "type": "note", "title": "Schůzka", "body": "Probrali jsme
 
 def test_timeline_of_a_missing_client_is_404_without_asking_activities(client, rpc):
     rpc.answers[("clients", "get")] = RemoteError("NotFound", "no such client", [])
-    response = client.get("/api/v1/clients/nope/timeline", headers=AUTH)
+    response = client.get(f"/api/v1/clients/{MISSING_ID}/timeline", headers=AUTH)
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     assert rpc.called("activities", "timeline") == []
@@ -74,9 +74,20 @@ def test_a_note_keeps_the_callers_key(client, rpc):
 
 def test_note_for_a_missing_client_is_404(client, rpc):
     rpc.answers[("clients", "get")] = RemoteError("NotFound", "no such client", [])
-    response = client.post("/api/v1/clients/nope/notes", headers=AUTH, json={"body": "x"})
+    response = client.post(f"/api/v1/clients/{MISSING_ID}/notes", headers=AUTH,
+                           json={"body": "x"})
     assert response.status_code == 404
     assert rpc.called("activities", "add_note") == []
+
+
+def test_a_title_alone_is_a_note(client, rpc):
+    rpc.answers[("clients", "get")] = CLIENT
+    rpc.answers[("activities", "add_note")] = ENTRY
+    response = client.post(f"/api/v1/clients/{CLIENT['id']}/notes", headers=AUTH,
+                           json={"title": "Zavolat zpět"})
+    assert response.status_code == 201
+    [(_, _, kwargs, _)] = rpc.called("activities", "add_note")
+    assert kwargs["payload"]["title"] == "Zavolat zpět" and "body" not in kwargs["payload"]
 
 
 def test_note_validation(client, rpc):

@@ -1,19 +1,33 @@
 """Schemas of the gateway's own resources: users, tokens, login, settings, the audit log."""
+from zoneinfo import available_timezones
+
 from marshmallow import Schema, ValidationError, fields, validate
 
-from crm_common.fields import reasonable_time
+from crm_common.fields import FullMatch, StrictBoolean, reasonable_time
 
 from .accounts import passwords
 from .accounts.users import LANGUAGES, ROLES, valid_time_zone
-from .schemas import PageQuerySchema, StrictSchema
+from .permissions import RESOURCES
+from .schemas import MOMENT, PageQuerySchema, StrictSchema
 
 EMAIL = fields.Email(validate=validate.Length(max=254))
 
 
-def check_password(value):
+def _password_rules(value):
     wrong = passwords.problems(value)
     if wrong:
         raise ValidationError(wrong)
+
+
+# the length in the document too; the rest (no example's placeholder) only here
+check_password = [validate.Length(min=passwords.MIN_LENGTH, max=passwords.MAX_LENGTH),
+                  _password_rules]
+
+
+TIME_ZONES = sorted(available_timezones())
+SCOPES = ["read", "write", *(f"{resource}:{kind}" for resource in RESOURCES
+                             for kind in ("read", "write"))]
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def check_time_zone(value):
@@ -26,9 +40,11 @@ class UserFieldsSchema(StrictSchema):
         "description": "Unique, whatever its case; the login name"})
     name = fields.String(validate=validate.Length(min=1, max=200))
     role = fields.String(validate=validate.OneOf(ROLES))
-    active = fields.Boolean(metadata={"description": "false: can no longer log in; their "
-                                                     "sessions end and tokens stop working"})
-    time_zone = fields.String(validate=check_time_zone, metadata={"example": "Europe/Prague"})
+    active = StrictBoolean(metadata={
+        "description": "false: can no longer log in; their sessions end and their tokens "
+                       "are revoked"})
+    time_zone = fields.String(validate=check_time_zone, metadata={
+        "example": "Europe/Prague", "enum": TIME_ZONES})
     language = fields.String(validate=validate.OneOf(LANGUAGES), metadata={"example": "cs"})
 
 
@@ -111,15 +127,15 @@ class SessionSchema(Schema):
 
 class TokenCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    scopes = fields.List(fields.String(validate=validate.Length(max=60)), required=True,
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True,
                          validate=validate.Length(min=1, max=50), metadata={
                              "description": "read, write, or <resource>:read|write "
                                             "(write includes read)",
                              "example": ["clients:read", "activities:write"]})
     expires_at = fields.AwareDateTime(allow_none=True, validate=reasonable_time, metadata={
-        "description": "null: until revoked"})
-    user_id = fields.String(validate=validate.Length(max=36), metadata={
-        "description": "whose token (administrators); default: yours"})
+        "description": "null: until revoked", "pattern": MOMENT})
+    user_id = fields.String(validate=FullMatch(UUID, error="A user's id."), metadata={
+        "description": "whose token (administrators); default: yours", "format": "uuid"})
 
 
 class TokenSchema(Schema):
@@ -155,7 +171,7 @@ class SettingsSchema(Schema):
 
 
 class SettingsPatchSchema(StrictSchema):
-    sales_see_own_only = fields.Boolean(truthy={True}, falsy={False})
+    sales_see_own_only = StrictBoolean()
 
 
 class AuditEntrySchema(Schema):
@@ -185,5 +201,5 @@ class AuditQuerySchema(PageQuerySchema):
     action = fields.String()
     record_id = fields.String()
     status = fields.Integer(validate=validate.Range(100, 599))
-    since = fields.AwareDateTime(validate=reasonable_time)
-    until = fields.AwareDateTime(validate=reasonable_time)
+    since = fields.AwareDateTime(validate=reasonable_time, metadata={"pattern": MOMENT})
+    until = fields.AwareDateTime(validate=reasonable_time, metadata={"pattern": MOMENT})

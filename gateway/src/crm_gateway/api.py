@@ -5,7 +5,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from . import problems
-from .schemas import ProblemSchema
+from .schemas import ObjectRulesPlugin, ProblemSchema
 
 
 class CrmApi(Api):
@@ -28,7 +28,7 @@ class CrmApi(Api):
 
 
 def init_app(app) -> CrmApi:
-    api = CrmApi(app)
+    api = CrmApi(app, spec_kwargs={"extra_plugins": [ObjectRulesPlugin()]})
     api.spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",
         "description": "An API token (POST /api/v1/tokens; or CRM_BOOTSTRAP_ADMIN_TOKEN) "

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app, g, request
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, MethodNotAllowed
 
 from crm_common.access import RESTRICTED_ROLES, Caller
 
@@ -226,8 +226,9 @@ def _authenticate() -> Principal | None:
 
 
 def _require_principal():
-    if request.method == "OPTIONS" or is_public(request.path):
-        return None
+    if request.method == "OPTIONS" or is_public(request.path) or \
+            isinstance(request.routing_exception, MethodNotAllowed):
+        return None  # a method the path does not have is a 405 to anyone
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if getattr(view, "public", False):
         return None

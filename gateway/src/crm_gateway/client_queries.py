@@ -6,7 +6,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from crm_common.fields import FullMatch, reasonable_time, text_errors
 
-from .schemas import ARCHIVED, CATEGORIES, RELATIONSHIPS
+from .schemas import ARCHIVED, CATEGORIES, MOMENT, RELATIONSHIPS
 
 SORTS = ("name", "-name", "created_at", "-created_at", "updated_at", "-updated_at")
 REGISTRY_STATUSES = ("pending", "ok", "not_found", "invalid", "unavailable")
@@ -15,8 +15,8 @@ CUSTOM_KEY = r"^[a-z][a-z0-9_]{0,62}$"
 
 
 class ClientListQuerySchema(Schema):
-    """`q` searches; every filter given must hold; `cf.<key>=<value>` filters by a custom
-    field."""
+    """`q` searches; every filter given must hold. Besides these, `cf.<key>=<value>`
+    filters by a custom field (e.g. `cf.segment=B2B`)."""
 
     class Meta:
         unknown = RAISE
@@ -50,41 +50,41 @@ class ClientListQuerySchema(Schema):
     registry_status = fields.String(validate=validate.OneOf(REGISTRY_STATUSES))
     vat_payer = fields.Boolean()
     created_after = fields.AwareDateTime(default_timezone=timezone.utc,
-                                         validate=reasonable_time)
+                                         validate=reasonable_time,
+                                         metadata={"pattern": MOMENT})
     created_before = fields.AwareDateTime(default_timezone=timezone.utc,
-                                          validate=reasonable_time)
-    custom_fields = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
-        "description": "not sent itself: made of the `cf.<key>=<value>` parameters, which "
-                       "filter by a custom field's value (e.g. `cf.segment=B2B`)"})
-
+                                          validate=reasonable_time,
+                                          metadata={"pattern": MOMENT})
     @pre_load
-    def _custom_field_filters(self, data, **_):
-        """`cf.<key>=<value>` parameters become `custom_fields`; text a database cannot
-        store is refused like any other input."""
+    def _storable_and_custom_fields(self, data, **_):
+        """Text a database cannot store is refused like any other input; the
+        `cf.<key>=<value>` parameters are checked here and read by `custom_field_filters`
+        (a free-form key cannot be a documented parameter)."""
         data = {key: data[key] for key in data}  # webargs' proxy gives lists for lists
         errors = text_errors(data)
         if errors:
             raise ValidationError(errors)
-        custom = {}
         for key in [k for k in data if k.startswith(CUSTOM_FIELD_PREFIX)]:
-            name, value = key[len(CUSTOM_FIELD_PREFIX):], data.pop(key)
-            if not FullMatch(CUSTOM_KEY).regex.fullmatch(name) or not isinstance(value, str) \
-                    or len(value) > 500:
+            value = data.pop(key)
+            if not FullMatch(CUSTOM_KEY).regex.fullmatch(key[len(CUSTOM_FIELD_PREFIX):]) \
+                    or not isinstance(value, str) or len(value) > 500:
                 raise ValidationError({key: ["A custom field's key and a value of up to "
                                              "500 characters."]})
-            custom[name] = value
-        if custom:
-            data["custom_fields"] = custom
         return data
 
-    def filters(self, query: dict) -> dict:
-        """What the clients service's `list` takes as `filters`."""
+    def filters(self, query: dict, args) -> dict:
+        """What the clients service's `list` takes as `filters` (`args`: the request's,
+        for the custom field filters)."""
         names = ("relationship", "category", "owner_id", "city", "parent_id",
-                 "registry_status", "vat_payer", "custom_fields")
+                 "registry_status", "vat_payer")
         found = {name: query[name] for name in names if query.get(name) is not None}
         if query.get("tag"):
             found["tags"] = query["tag"]
         for name in ("created_after", "created_before"):
             if query.get(name) is not None:
                 found[name] = query[name].isoformat()
+        custom = {key[len(CUSTOM_FIELD_PREFIX):]: value for key, value in args.items()
+                  if key.startswith(CUSTOM_FIELD_PREFIX)}
+        if custom:
+            found["custom_fields"] = custom
         return found

@@ -13,6 +13,7 @@ from crm_common.events import EventContext
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # anything else: a fresh UUID
+_CONVERTER = re.compile(r"<[^<>:]+:([^<>]+)>")  # `<id:client_id>` is labelled `<client_id>`
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 log = logging.getLogger("crm_gateway.access")
 
@@ -65,7 +66,8 @@ def _start():
 def _finish(response):
     response.headers[CORRELATION_HEADER] = g.get("correlation_id") or ""
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
+    endpoint = _CONVERTER.sub(r"<\1>", request.url_rule.rule) if request.url_rule else \
+        "<unmatched>"
     status = str(response.status_code)
     m = metrics()
     method = request.method if request.method in KNOWN_METHODS else "other"  # bounded labels

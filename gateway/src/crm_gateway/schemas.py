@@ -1,5 +1,7 @@
 """marshmallow schemas of the API: request validation and the OpenAPI document."""
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from apispec import BasePlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
 from crm_common import ico
@@ -13,6 +15,53 @@ CHANNELS = ("email", "phone", "post", "meeting")
 ARCHIVED = ("false", "true", "only")
 MAX_LIST = 50
 CURRENCY = FullMatch(r"^[A-Z]{3}$", error="An ISO 4217 code such as CZK or EUR.")
+# Some character that str.strip() keeps (a JSON Schema pattern matches anywhere). Not
+# `\S`: Python's `\s` also takes \x1c-\x1f and \x85, a JSON Schema (ECMA) one \ufeff.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+# a website: http(s), a host name with a top-level domain, printable ASCII after it (what
+# marshmallow's URL takes too)
+WEB_URL = (r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+           r"[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9](?::[0-9]{1,5})?(?:/|[/?][!-~]+)?$")
+# an IČO's form (8 digits at most, spaces between them ignored); its check digit is checked
+# too, which no pattern says
+ICO_FORM = r"^ *(?:[0-9] *){1,8}$|^$"
+# a moment a CRM records (`reasonable_time`: 1900 to 2200 in UTC): the years 1901 to 2199
+# whatever the offset
+MOMENT = r"^(?:19(?:0[1-9]|[1-9][0-9])|2[01][0-9]{2})-"
+
+
+def _non_blank(name: str) -> dict:
+    """A JSON Schema: the object has `name`, and it is text that is not blank."""
+    return {"required": [name], "properties": {name: {"type": "string", "pattern": NOT_BLANK}}}
+
+
+def _only_null(self, field, ret, **_) -> dict:
+    """(An apispec attribute function.) The "or null" of a nullable nested object: null."""
+    branches = ret.get("anyOf")
+    if not branches or {"type": "object", "nullable": True} not in branches:
+        return {}
+    return {"anyOf": [{"type": "object", "nullable": True, "enum": [None]}
+                      if branch == {"type": "object", "nullable": True} else branch
+                      for branch in branches]}
+
+
+class ObjectRulesPlugin(BasePlugin):
+    """Rules about a request object as a whole (one field or another, not both...) that
+    its service checks: a schema's `OPENAPI_RULES` (JSON Schema keywords) join its
+    document, so a request the document calls valid is one the API accepts.
+
+    And a nested object that may be null is that object or null: apispec writes OpenAPI
+    3.0's "or null" as `{"type": "object", "nullable": true}`, which any object matches."""
+
+    def init_spec(self, spec):
+        super().init_spec(spec)
+        for plugin in spec.plugins:
+            if getattr(plugin, "converter", None) is not None:  # the marshmallow plugin's
+                plugin.converter.add_attribute_function(_only_null)
+
+    def schema_helper(self, name, definition, **kwargs):
+        schema = kwargs.get("schema")
+        return getattr(resolve_schema_cls(schema), "OPENAPI_RULES", None) if schema else None
 
 
 class StrictSchema(StoredTextSchema):
@@ -73,7 +122,9 @@ class BillingSchema(StrictSchema):
     currency = fields.String(allow_none=True, validate=CURRENCY)
     payment_terms_days = fields.Integer(allow_none=True, strict=True,
                                         validate=validate.Range(0, 365))
-    credit_limit = fields.String(allow_none=True, metadata={
+    credit_limit = fields.String(allow_none=True, validate=FullMatch(
+        r"^[0-9]{1,13}(\.[0-9]{1,2})?$", error='A decimal string with at most 2 decimal '
+                                                'places, e.g. "250000.50".'), metadata={
         "description": "An exact decimal string, never a JSON number", "example": "250000.00"})
     price_group = fields.String(allow_none=True, validate=validate.Length(max=60))
 
@@ -85,20 +136,27 @@ class ContactPreferencesSchema(StrictSchema):
 
 class ClientFieldsSchema(StrictSchema):
     """What a user may set on a client (create and PATCH)."""
+    # the clients service refuses both forms of one thing in one request
+    OPENAPI_RULES = {"not": {"anyOf": [{"required": ["email", "emails"]},
+                                       {"required": ["phone", "phones"]}]}}
+
     kind = fields.String(validate=validate.OneOf(KINDS), metadata={"default": "company"})
     name = fields.String(validate=validate.Length(min=1, max=255),
                          metadata={"description": "Required unless an IČO is given "
-                                                  "(the name is then loaded from ARES)."})
+                                                  "(the name is then loaded from ARES).",
+                                   "pattern": NOT_BLANK})
     ico = DigitsField(allow_none=True, validate=check_ico,
                       metadata={"description": "IČO (8 digits, checked)",
-                                                  "example": "25596641"})
+                                "example": "25596641", "pattern": ICO_FORM})
     dic = fields.String(allow_none=True, metadata={"example": "CZ25596641"})
     email = fields.Email(allow_none=True, validate=validate.Length(max=254), metadata={
         "description": "The first of `emails` (send one or the other)"})
     phone = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={
         "description": "The first of `phones` (send one or the other)"})
     registered_address = fields.Nested(AddressSchema, allow_none=True)
-    website = fields.Url(allow_none=True, validate=validate.Length(max=500))
+    website = fields.Url(allow_none=True, schemes={"http", "https"},
+                         validate=[validate.Length(max=500), FullMatch(WEB_URL)],
+                         metadata={"example": "https://www.example.cz"})
     description = fields.String(allow_none=True, validate=validate.Length(max=10000))
     industry = fields.String(allow_none=True, validate=validate.Length(max=120))
     relationship = fields.String(allow_none=True, validate=validate.OneOf(RELATIONSHIPS))
@@ -133,6 +191,9 @@ OVERRIDABLE = ("name", "dic", "vat_payer", "legal_form", "legal_form_name", "nac
 
 class ClientCreateSchema(ClientFieldsSchema):
     """A new client: a name or an IČO at least."""
+    OPENAPI_RULES = {"allOf": [ClientFieldsSchema.OPENAPI_RULES, {"anyOf": [
+        {"required": ["name"]},
+        {"required": ["ico"], "properties": {"ico": {"type": "string", "minLength": 1}}}]}]}
 
 
 class ClientPatchSchema(ClientFieldsSchema):
@@ -142,6 +203,7 @@ class ClientPatchSchema(ClientFieldsSchema):
     address) of a client with an IČO makes it an override: later ARES refreshes leave it,
     and `registry.values` shows what the register says."""
     registry_overrides = fields.List(fields.String(validate=validate.OneOf(OVERRIDABLE)),
+                                     validate=validate.Length(max=len(OVERRIDABLE)),
                                      metadata={"description": "the whole list of overridden "
                                                "fields; one left out takes the register's "
                                                "value again"})
@@ -151,7 +213,9 @@ MAX_BATCH = 1000
 
 
 class ClientBatchSchema(StrictSchema):
-    items = fields.List(fields.Raw(metadata={"type": "object", "description":
+    # anything else than a client object is answered in place with its errors, as an
+    # invalid client is
+    items = fields.List(fields.Raw(allow_none=True, metadata={"description":
                                              "a client, as for POST /api/v1/clients"}),
                         required=True, validate=validate.Length(min=1, max=MAX_BATCH),
                         metadata={"description": f"1 to {MAX_BATCH} clients"})
@@ -261,11 +325,16 @@ class ClientSchema(Schema):
                        "e-mail, phone or name (legal form aside); the write went through"})
 
 
+class DuplicateMemberSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+
+
 class DuplicateGroupSchema(Schema):
     reason = fields.String(metadata={"enum": ["email", "phone", "name"]})
     value = fields.String(metadata={"description": "what they share (a name: folded, "
                                                    "without its legal form)"})
-    clients = fields.List(fields.Nested(DuplicateSchema(only=("id", "name"))))
+    clients = fields.List(fields.Nested(DuplicateMemberSchema))
 
 
 class DuplicateReportSchema(Schema):
@@ -295,10 +364,14 @@ class ClientPageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+TIMELINE_TYPES = ("note", "meeting", "call", "email", "task", "system")
+
+
 class TimelineQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
-    types = DelimitedList(fields.String(), metadata={
+    types = DelimitedList(fields.String(validate=validate.OneOf(TIMELINE_TYPES)),
+                          validate=validate.Length(min=1), metadata={
         "description": "Entry types, comma-separated (note,meeting,call,email,task,system)"})
 
 
@@ -322,11 +395,15 @@ class TimelinePageSchema(Schema):
 
 
 class NoteCreateSchema(StrictSchema):
+    """A title, a body or both."""
+    OPENAPI_RULES = {"anyOf": [_non_blank("title"), _non_blank("body")]}
+
     title = fields.String(allow_none=True, validate=validate.Length(max=255))
-    body = fields.String(allow_none=True)
+    body = fields.String(allow_none=True, validate=validate.Length(max=20000))
     type = fields.String(load_default="note", validate=validate.OneOf(NOTE_TYPES))
     occurred_at = fields.DateTime(allow_none=True, validate=reasonable_time, metadata={
-        "description": "When it happened (RFC 3339); default now"})
+        "description": "When it happened (RFC 3339; the years 1900 to 2200); default now",
+        "pattern": MOMENT})
 
     @validates_schema
     def _something_written(self, data, **_):
@@ -351,7 +428,15 @@ class ContactFieldsSchema(StrictSchema):
 
 class ContactAddSchema(ContactFieldsSchema):
     """A new contact person (a first or last name at least), or with `contact_id` an
-    existing one linked to this client too."""
+    existing one linked to this client too (then only `position` and `primary` go with
+    it)."""
+    OPENAPI_RULES = {"anyOf": [
+        {"required": ["contact_id"], "properties": {
+            name: {"not": {}} for name in ContactFieldsSchema._declared_fields
+            if name != "position"}},
+        {"properties": {"contact_id": {"not": {}}},
+         "anyOf": [_non_blank("first_name"), _non_blank("last_name")]}]}
+
     contact_id = fields.String(validate=validate.Length(min=1, max=36))
     primary = fields.Boolean(allow_none=True, metadata={
         "description": "the client's primary contact (the first one is unless false); "
@@ -359,7 +444,11 @@ class ContactAddSchema(ContactFieldsSchema):
 
 
 class ContactPatchSchema(ContactFieldsSchema):
-    """The fields to change; each one sent replaces that field."""
+    """The fields to change; each one sent replaces that field (a contact keeps a first or
+    a last name)."""
+    OPENAPI_RULES = {"not": {"required": ["first_name", "last_name"], "properties": {
+        name: {"not": {"type": "string", "pattern": NOT_BLANK}}
+        for name in ("first_name", "last_name")}}}
 
 
 class ContactLinkPatchSchema(StrictSchema):
@@ -415,19 +504,37 @@ CUSTOM_TYPES = ("text", "number", "decimal", "date", "bool", "choice", "multi_ch
 class DefinitionPatchSchema(StrictSchema):
     label = fields.String(validate=validate.Length(min=1, max=120))
     choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
-                          validate=validate.Length(max=500), metadata={
-                              "description": "choice and multi_choice fields only"})
+                          validate=validate.Length(min=1, max=500), metadata={
+                              "description": "choice and multi_choice fields only (the "
+                                             "whole list, each choice once)",
+                              "uniqueItems": True})
     required = fields.Boolean(metadata={"description": "a value is needed when a record is "
                                                        "created, and cannot be removed"})
 
 
 class DefinitionCreateSchema(DefinitionPatchSchema):
+    # choices are for the choice types only (and they need one); only some types can
+    # be unique
+    OPENAPI_RULES = {"anyOf": [
+        {"required": ["choices"], "properties": {
+            "type": {"enum": ["choice", "multi_choice"]}, "choices": {"minItems": 1},
+            "unique": {"enum": [False]}}},
+        {"properties": {"type": {"enum": ["text", "url", "email", "decimal"]},
+                        "choices": {"maxItems": 0}}},
+        {"properties": {"type": {"enum": ["number", "date", "bool"]},
+                        "choices": {"maxItems": 0}, "unique": {"enum": [False]}}}]}
+
     key = fields.String(required=True, validate=FullMatch(r"^[a-z][a-z0-9_]{0,62}$"),
                         metadata={"example": "erp_code"})
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))
     type = fields.String(required=True, validate=validate.OneOf(CUSTOM_TYPES))
     applies_to = fields.String(required=True, validate=validate.OneOf(
         ("client", "contact", "deal")))
+    choices = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                          validate=validate.Length(max=500), metadata={
+                              "description": "choice and multi_choice fields only, one "
+                                             "at least (each choice once)",
+                              "uniqueItems": True})
     unique = fields.Boolean(metadata={"description": "no two records with the same value "
                                                      "(text, url, email, decimal)"})
 
@@ -485,7 +592,11 @@ class FieldErrorSchema(Schema):
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details (application/problem+json)."""
+    """RFC 9457 problem details (application/problem+json); a problem type may add its own
+    members (extensions)."""
+    class Meta:
+        unknown = INCLUDE  # documented as additionalProperties: true
+
     type = fields.String()
     title = fields.String()
     status = fields.Integer()
@@ -496,6 +607,8 @@ class ProblemSchema(Schema):
                          metadata={"description": "validation errors, one per message"})
     fields_ = fields.Dict(data_key="fields",
                           metadata={"description": "validation errors as {field: [messages]}"})
+    errors_omitted = fields.Integer(metadata={
+        "description": "validation errors left out of `errors` (the first 100 are given)"})
     idempotency_key = fields.String(metadata={
         "description": "On a 504 (outcome unknown) of a write: the Idempotency-Key it was "
                        "sent with (yours, or the one the gateway made); retry with it"})

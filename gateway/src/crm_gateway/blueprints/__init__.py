@@ -7,6 +7,26 @@ from urllib.parse import urlencode
 
 from flask import current_app, g, request
 from werkzeug.exceptions import BadRequest
+from werkzeug.routing import UUIDConverter
+
+
+class IdConverter(UUIDConverter):
+    """`<id:client_id>`: a record's id, a UUID as the services make them, passed on as the
+    string it was sent as. Documented as `format: uuid`; anything else in its place is not
+    that route, so `/clients/batch` is only the batch and `/contacts/vcard` only the vCards
+    (an OPTIONS answer then names only the methods the document lists)."""
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return str(value)
+
+
+def with_ids(blp):
+    """Lets the blueprint's routes use `<id:...>`; call it before its first route."""
+    blp.record_once(lambda state: state.app.url_map.converters.setdefault("id", IdConverter))
+    return blp
 
 
 def next_link(next_cursor: str | None, **params) -> dict:
@@ -47,17 +67,22 @@ def require_json():
 
 IDEMPOTENCY_HEADER = {
     "in": "header", "name": "Idempotency-Key", "required": False,
-    "schema": {"type": "string", "maxLength": 200},
+    # 1 to 200 characters once trimmed, so something that is not blank
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+               "pattern": r"[^\s\x1c-\x1f\x85\ufeff]"},
     "description": "Send the same key again (e.g. after a 504) and get the first answer back "
                    "instead of a second record. Without one the gateway makes a key for this "
                    "request; a 504 answer names it (`idempotency_key`) so you can retry "
                    "safely all the same. Once a key has had a 504, keep retrying with that "
                    "key until you get a definite answer: a 503 to a retry means only that "
-                   "the retry did nothing, not that the first attempt did nothing."}
+                   "the retry did nothing, not that the first attempt did nothing. A key "
+                   "used before with a different request is a 422."}
 
 
 IF_MATCH_HEADER = {
-    "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+    "in": "header", "name": "If-Match", "required": False,
+    # what `if_match()` takes; anything else is a 400
+    "schema": {"type": "string", "pattern": r'^[ \t]*(\*|(W/)?"[0-9]{1,18}")[ \t]*$'},
     "description": "The ETag of your last GET (`W/\"<version>\"`): the change is made only "
                    "if the record is still at that version, else 412 and nothing changes. "
                    "Without it the change applies to whatever version is current."}

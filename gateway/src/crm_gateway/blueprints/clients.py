@@ -1,5 +1,5 @@
 """/api/v1/clients: the client register (clients service) and client timelines (activities)."""
-from flask import current_app, jsonify, url_for
+from flask import current_app, jsonify, request, url_for
 from marshmallow import RAISE, ValidationError
 from flask_smorest import Blueprint
 
@@ -19,11 +19,13 @@ from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateS
                        TimelineEntrySchema, TimelinePageSchema, TimelineQuerySchema)
 from .contacts import VCARD_DOC, vcard_response
 from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
-               next_link, problem_responses, require_json, takes_no_body, with_etag)
+               next_link, problem_responses, require_json, takes_no_body, with_etag,
+               with_ids)
 
 blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients",
                 description="Clients (companies and people) and their timelines")
 
+with_ids(blp)
 blp.before_request(require_json)
 
 
@@ -43,8 +45,9 @@ def list_clients(query):
     """Find and list clients: search (`q`), filters, sort, cursor pagination
 
     Without `q` or `sort`, newest first. A cursor belongs to the query that gave it: send
-    it with the same parameters. Unknown parameters are refused (422)."""
-    filters = _list_query.filters(query)
+    it with the same parameters. `cf.<key>=<value>` (repeatable for several fields)
+    filters by a custom field's value. Any other parameter is refused (422)."""
+    filters = _list_query.filters(query, request.args)
     page = rpc.call("clients", "list", limit=query["limit"], cursor=query.get("cursor"),
                     ico=query.get("ico"), archived=query["archived"], q=query.get("q"),
                     filters=filters, sort=query.get("sort"),
@@ -70,10 +73,14 @@ _list_query = ClientListQuerySchema()
 @blp.route("", methods=["POST"])
 @blp.arguments(ClientCreateSchema)
 @blp.response(201, ClientSchema, headers={"Location": {"schema": {"type": "string"}}})
-@errors(400, 415, 422)
+@errors(400, 409, 415, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def create_client(payload):
-    """Create a client; with an IČO its data is then loaded from ARES"""
+    """Create a client; with an IČO its data is then loaded from ARES
+
+    An IČO that an active client has already is a `409` naming it (`existing_id`,
+    `existing_url`). The answer lists `possible_duplicates`: active clients with the same
+    e-mail, phone or name (legal form aside); the client is created all the same."""
     client = rpc.call("clients", "create", payload=payload, **idempotency_key())
     return client, 201, {"Location": url_for(".get_client", client_id=client["id"])}
 
@@ -133,7 +140,7 @@ def duplicate_report(query):
     return page, 200, next_link(page.get("next_cursor"), limit=query["limit"])
 
 
-@blp.route("/<client_id>")
+@blp.route("/<id:client_id>")
 @blp.response(200, ClientSchema, headers=ETAG_HEADER)
 @errors(404)
 def get_client(client_id):
@@ -141,10 +148,10 @@ def get_client(client_id):
     return with_etag(rpc.call("clients", "get", client_id=client_id))
 
 
-@blp.route("/<client_id>", methods=["PATCH"])
+@blp.route("/<id:client_id>", methods=["PATCH"])
 @blp.arguments(ClientPatchSchema)
 @blp.response(200, ClientSchema, headers=ETAG_HEADER)
-@errors(400, 404, 412, 415, 422)
+@errors(400, 404, 409, 412, 415, 422)
 @blp.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
 def update_client(changes, client_id):
     """Change some fields of a client
@@ -159,10 +166,10 @@ def update_client(changes, client_id):
                               changes=changes, if_match=if_match(), **key))
 
 
-@blp.route("/<client_id>/archive", methods=["POST"])
+@blp.route("/<id:client_id>/archive", methods=["POST"])
 @takes_no_body
 @blp.response(200, ClientSchema, headers=ETAG_HEADER)
-@errors(400, 404, 412)
+@errors(400, 404, 409, 412, 422)
 @blp.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
 def archive_client(client_id):
     """Archive a client: it leaves the lists (see `archived`), nothing is deleted"""
@@ -171,10 +178,10 @@ def archive_client(client_id):
                               if_match=if_match(), **key))
 
 
-@blp.route("/<client_id>/restore", methods=["POST"])
+@blp.route("/<id:client_id>/restore", methods=["POST"])
 @takes_no_body
 @blp.response(200, ClientSchema, headers=ETAG_HEADER)
-@errors(400, 404, 412)
+@errors(400, 404, 409, 412, 422)
 @blp.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
 def restore_client(client_id):
     """Bring an archived client back into the lists"""
@@ -183,7 +190,7 @@ def restore_client(client_id):
                               if_match=if_match(), **key))
 
 
-@blp.route("/<client_id>/subsidiaries")
+@blp.route("/<id:client_id>/subsidiaries")
 @blp.arguments(SubsidiariesQuerySchema, location="query")
 @blp.response(200, ClientPageSchema, headers=LINK_HEADER)
 @errors(404, 422)
@@ -196,7 +203,7 @@ def client_subsidiaries(query, client_id):
                                 depth=query["depth"])
 
 
-@blp.route("/<client_id>/contacts")
+@blp.route("/<id:client_id>/contacts")
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, ContactPageSchema, headers=LINK_HEADER)
 @errors(404, 422)
@@ -207,7 +214,7 @@ def client_contacts(query, client_id):
     return page, 200, next_link(page.get("next_cursor"), limit=query["limit"])
 
 
-@blp.route("/<client_id>/contacts", methods=["POST"])
+@blp.route("/<id:client_id>/contacts", methods=["POST"])
 @blp.arguments(ContactAddSchema)
 @blp.response(201, ContactSchema, headers={"Location": {"schema": {"type": "string"}}})
 @errors(400, 404, 409, 415, 422)
@@ -220,7 +227,7 @@ def add_contact(contact, client_id):
     return added, 201, {"Location": url_for("contacts.get_contact", contact_id=added["id"])}
 
 
-@blp.route("/<client_id>/contacts/vcard")
+@blp.route("/<id:client_id>/contacts/vcard")
 @blp.doc(**VCARD_DOC)
 @errors(404)
 def client_contacts_vcard(client_id):
@@ -229,7 +236,7 @@ def client_contacts_vcard(client_id):
                           f"client-{client_id}-contacts")
 
 
-@blp.route("/<client_id>/contacts/<contact_id>", methods=["PATCH"])
+@blp.route("/<id:client_id>/contacts/<id:contact_id>", methods=["PATCH"])
 @blp.arguments(ContactLinkPatchSchema)
 @blp.response(200, ContactSchema)
 @errors(400, 404, 409, 415, 422)
@@ -241,9 +248,9 @@ def update_contact_link(changes, client_id, contact_id):
                     contact_id=contact_id, changes=changes, **key)
 
 
-@blp.route("/<client_id>/contacts/<contact_id>", methods=["DELETE"])
+@blp.route("/<id:client_id>/contacts/<id:contact_id>", methods=["DELETE"])
 @blp.response(200, ContactSchema)
-@errors(400, 404)
+@errors(400, 404, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def remove_contact_link(client_id, contact_id):
     """The person no longer works with this client (they stay a contact of the others)"""
@@ -252,11 +259,11 @@ def remove_contact_link(client_id, contact_id):
                     contact_id=contact_id, **key)
 
 
-@blp.route("/<client_id>/erase", methods=["POST"])
+@blp.route("/<id:client_id>/erase", methods=["POST"])
 @permission("clients.erase")
 @takes_no_body
 @blp.response(200, ClientSchema)
-@errors(400, 403, 404, 409)
+@errors(400, 403, 404, 409, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def erase_client(client_id):
     """GDPR erasure of a person client (administrators)
@@ -272,7 +279,7 @@ def erase_client(client_id):
 CARD_TIMELINE = 10  # entries of the card's recent timeline
 
 
-@blp.route("/<client_id>/card")
+@blp.route("/<id:client_id>/card")
 # documented, not re-serialised: a section is passed on as its service answered it
 @blp.alt_response(200, schema=ClientCardSchema, success=True,
                   description="The client and each section with its status")
@@ -309,10 +316,10 @@ def client_card(client_id):
     return jsonify(card)
 
 
-@blp.route("/<client_id>/history")
+@blp.route("/<id:client_id>/history")
 @blp.arguments(HistoryQuerySchema, location="query")
 @blp.response(200, HistoryPageSchema, headers=LINK_HEADER)
-@errors(404)
+@errors(404, 422)
 def client_history(query, client_id):
     """The client's change log, newest first: who changed what, from what to what"""
     page = rpc.call("clients", "history", client_id=client_id, limit=query["limit"],
@@ -320,11 +327,11 @@ def client_history(query, client_id):
     return page, 200, next_link(page.get("next_cursor"), limit=query["limit"])
 
 
-@blp.route("/<client_id>/timeline")
+@blp.route("/<id:client_id>/timeline")
 @permission("activities.read")
 @blp.arguments(TimelineQuerySchema, location="query")
 @blp.response(200, TimelinePageSchema, headers=LINK_HEADER)
-@errors(404)
+@errors(404, 422)
 def client_timeline(query, client_id):
     """The client's timeline, newest first"""
     rpc.call("clients", "get", client_id=client_id)  # NotFound -> 404
@@ -336,7 +343,7 @@ def client_timeline(query, client_id):
                                 types=",".join(query.get("types") or []))
 
 
-@blp.route("/<client_id>/notes", methods=["POST"])
+@blp.route("/<id:client_id>/notes", methods=["POST"])
 @permission("activities.write")
 @blp.arguments(NoteCreateSchema)
 @blp.response(201, TimelineEntrySchema)

@@ -7,10 +7,11 @@ from .. import rpc
 from ..permissions import permission
 from ..schemas import ContactErasedSchema, ContactPatchSchema, ContactSchema
 from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
-               problem_responses, require_json, takes_no_body, with_etag)
+               problem_responses, require_json, takes_no_body, with_etag, with_ids)
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts",
                 description="Contact persons of clients")
+with_ids(blp)
 blp.before_request(require_json)
 
 VCARD = "text/vcard"
@@ -29,7 +30,7 @@ VCARD_DOC = {"responses": {"200": {"description": "vCard 4.0 (RFC 6350), UTF-8",
                                    "content": {VCARD: {"schema": {"type": "string"}}}}}}
 
 
-@blp.route("/<contact_id>")
+@blp.route("/<id:contact_id>")
 @blp.response(200, ContactSchema, headers=ETAG_HEADER)
 @errors(404)
 def get_contact(contact_id):
@@ -37,7 +38,7 @@ def get_contact(contact_id):
     return with_etag(rpc.call("clients", "get_contact", contact_id=contact_id))
 
 
-@blp.route("/<contact_id>", methods=["PATCH"])
+@blp.route("/<id:contact_id>", methods=["PATCH"])
 @blp.arguments(ContactPatchSchema)
 @blp.response(200, ContactSchema, headers=ETAG_HEADER)
 @errors(400, 404, 412, 415, 422)
@@ -49,9 +50,9 @@ def update_contact(changes, contact_id):
                               changes=changes, if_match=if_match(), **key))
 
 
-@blp.route("/<contact_id>", methods=["DELETE"])
+@blp.route("/<id:contact_id>", methods=["DELETE"])
 @blp.response(204)
-@errors(400, 404, 412)
+@errors(400, 404, 412, 422)
 @blp.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
 def delete_contact(contact_id):
     """Delete a contact person (and their links to clients; each client's history keeps
@@ -61,11 +62,11 @@ def delete_contact(contact_id):
     return "", 204
 
 
-@blp.route("/<contact_id>/erase", methods=["POST"])
+@blp.route("/<id:contact_id>/erase", methods=["POST"])
 @permission("contacts.erase")
 @takes_no_body
 @blp.response(200, ContactErasedSchema)
-@errors(400, 403, 404)
+@errors(400, 403, 404, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def erase_contact(contact_id):
     """GDPR erasure of a contact person (administrators): the person, their links and the
@@ -74,7 +75,7 @@ def erase_contact(contact_id):
     return rpc.call("clients", "erase_contact", contact_id=contact_id, **key)
 
 
-@blp.route("/<contact_id>/vcard")
+@blp.route("/<id:contact_id>/vcard")
 @blp.doc(**VCARD_DOC)
 @errors(404)
 def contact_vcard(contact_id):

@@ -5,10 +5,12 @@ from flask_smorest import Blueprint
 from .. import rpc
 from ..schemas import (DefinitionCreateSchema, DefinitionListSchema, DefinitionPatchSchema,
                        DefinitionQuerySchema, DefinitionSchema)
-from . import IDEMPOTENCY_HEADER, idempotency_key, problem_responses, require_json, takes_no_body
+from . import (IDEMPOTENCY_HEADER, idempotency_key, problem_responses, require_json,
+               takes_no_body, with_ids)
 
 blp = Blueprint("custom_fields", __name__, url_prefix="/api/v1/custom-fields",
                 description="Custom field definitions (administrators)")
+with_ids(blp)
 blp.before_request(require_json)
 
 
@@ -37,10 +39,10 @@ def create_definition(definition):
     return rpc.call("clients", "define_custom_field", definition=definition, **key), 201
 
 
-@blp.route("/<definition_id>", methods=["PATCH"])
+@blp.route("/<id:definition_id>", methods=["PATCH"])
 @blp.arguments(DefinitionPatchSchema)
 @blp.response(200, DefinitionSchema)
-@errors(400, 403, 404, 415, 422)
+@errors(400, 403, 404, 409, 415, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def update_definition(changes, definition_id):
     """Change a custom field's label, choices or whether it is required (its key, type and
@@ -50,10 +52,10 @@ def update_definition(changes, definition_id):
                     changes=changes, **key)
 
 
-@blp.route("/<definition_id>/retire", methods=["POST"])
+@blp.route("/<id:definition_id>/retire", methods=["POST"])
 @takes_no_body
 @blp.response(200, DefinitionSchema)
-@errors(400, 403, 404)
+@errors(400, 403, 404, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def retire_definition(definition_id):
     """Retire a custom field: no longer offered nor writable; the values written are kept"""

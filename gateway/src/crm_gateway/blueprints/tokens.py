@@ -10,11 +10,13 @@ from ..account_schemas import NewTokenSchema, TokenCreateSchema, TokenPageSchema
 from ..accounts import store, tokens, users
 from ..permissions import RESOURCES
 from ..problems import invalid
-from . import next_link, offset_of, page_cursor, problem_responses, require_json
+from . import (next_link, offset_of, page_cursor, problem_responses, require_json,
+               with_ids)
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1/tokens",
                 description="API tokens: scoped, expiring, revocable")
 
+with_ids(blp)
 blp.before_request(require_json)
 
 
@@ -90,7 +92,7 @@ def _no_wider_than(principal, user_id: str, data: dict) -> None:
         raise invalid({"expires_at": ["No later than the token making it expires."]}, "json")
 
 
-@blp.route("/<token_id>")
+@blp.route("/<id:token_id>")
 @blp.response(200, TokenSchema)
 @errors(403, 404)
 def get_token(token_id):
@@ -99,7 +101,7 @@ def get_token(token_id):
         return tokens.to_resource(tokens.get_row(connection, token_id, _owner_filter()))
 
 
-@blp.route("/<token_id>", methods=["DELETE"])
+@blp.route("/<id:token_id>", methods=["DELETE"])
 @blp.response(200, TokenSchema)
 @errors(403, 404)
 def revoke_token(token_id):

@@ -9,11 +9,12 @@ from ..account_schemas import (PasswordSetSchema, UserCreateSchema, UserPageSche
 from ..accounts import store, users
 from ..permissions import permission
 from . import (ETAG_HEADER, IF_MATCH_HEADER, if_match, next_link, offset_of, page_cursor,
-               problem_responses, require_json, with_etag)
+               problem_responses, require_json, with_etag, with_ids)
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users",
                 description="Users, their roles and passwords (administrators)")
 
+with_ids(blp)
 blp.before_request(require_json)
 
 
@@ -62,7 +63,7 @@ def get_me():
         return with_etag(users.to_resource(users.get_row(connection, principal.user_id)))
 
 
-@blp.route("/<user_id>")
+@blp.route("/<id:user_id>")
 @blp.response(200, UserSchema, headers=ETAG_HEADER)
 @errors(403, 404)
 def get_user(user_id):
@@ -71,7 +72,7 @@ def get_user(user_id):
         return with_etag(users.to_resource(users.get_row(connection, user_id)))
 
 
-@blp.route("/<user_id>", methods=["PATCH"])
+@blp.route("/<id:user_id>", methods=["PATCH"])
 @blp.arguments(UserPatchSchema)
 @blp.response(200, UserSchema, headers=ETAG_HEADER)
 @errors(400, 403, 404, 409, 412, 415, 422)
@@ -88,7 +89,7 @@ def update_user(changes, user_id):
     return with_etag(user)
 
 
-@blp.route("/<user_id>/password", methods=["POST"])
+@blp.route("/<id:user_id>/password", methods=["POST"])
 @blp.arguments(PasswordSetSchema)
 @blp.response(200, UserSchema)
 @errors(400, 403, 404, 415, 422)

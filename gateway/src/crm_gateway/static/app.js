@@ -118,7 +118,8 @@ async function loadTimeline(id) {
       box.append(el("div", `${TYPES[entry.type] || entry.type} · ${when(entry.occurred_at)}` +
         (entry.author ? ` · ${entry.author}` : ""), "muted"));
       if (entry.title) box.append(el("strong", entry.title));
-      if (entry.body) box.append(el("div", entry.body));
+      // a note of only a title carries it as its body too: shown once
+      if (entry.body && entry.body !== entry.title) box.append(el("div", entry.body));
       $("timeline").append(box);
     }
   } catch (err) { $("timeline").append(el("p", err.message, "error")); }

@@ -77,6 +77,16 @@ def text_errors(value, path: tuple = ()) -> dict:
     return errors
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: not 0 and 1, not "yes" (they equal True and False in
+    Python, so marshmallow's own truthy sets cannot keep them out)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class StrictSchema(Schema):
     """An input schema: unknown fields are errors, never dropped, and no text that a
     database would refuse (NUL, lone surrogates) gets past it."""

@@ -264,14 +264,22 @@ RULES = {
 # -- typed entries ------------------------------------------------------------------
 
 
-def new_note(*, body: str, client_id: str | None, now: datetime, type: str = "note",
+def new_note(*, body: str | None, client_id: str | None, now: datetime, type: str = "note",
              title: str | None = None, deal_id: str | None = None,
              author: str | None = None, occurred_at: datetime | None = None
              ) -> TimelineEntry:
+    """A note typed by a user: a title, a body or both. Without a title it gets its
+    type's ("Note", "Call"); without a body, its title is the body too (what was written
+    is the note: every entry has a body, as `activity.created` v1 promises)."""
     if type not in USER_TYPES:
         raise ValueError(f"type must be one of {', '.join(USER_TYPES)}")
+    title = (title or "").strip()
+    if not (body or "").strip():
+        if not title:
+            raise ValueError("a note needs a title or a body")
+        body = title
     return TimelineEntry(
-        id=str(uuid.uuid4()), type=type, title=(title or "").strip() or TYPE_TITLES[type],
+        id=str(uuid.uuid4()), type=type, title=title or TYPE_TITLES[type],
         body=body, occurred_at=to_utc(occurred_at or now), source=USER_SOURCE,
         author=author, client_id=client_id, deal_id=deal_id, data={}, event_id=None,
         created_at=to_utc(now))

@@ -30,7 +30,7 @@ def add_note(uow, payload: dict, idempotency_key: str | None = None) -> dict:
     if replayed is not None:
         return replayed
     data = load(_note_schema, payload)
-    entry = new_note(body=data["body"], client_id=data["client_id"], now=utcnow(),
+    entry = new_note(body=data.get("body"), client_id=data["client_id"], now=utcnow(),
                      type=data["type"], title=data.get("title"), deal_id=data.get("deal_id"),
                      author=data.get("author") or uow.context.actor,
                      occurred_at=data.get("occurred_at"))

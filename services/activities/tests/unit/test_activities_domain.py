@@ -141,3 +141,10 @@ def test_new_note_defaults():
     assert entry.title == "Call" and entry.source == "user" and entry.occurred_at == NOW
     with pytest.raises(ValueError):
         new_note(body="x", client_id="c-1", now=NOW, type="system")
+
+
+def test_a_note_of_only_a_title_has_it_as_its_body_too():
+    entry = new_note(body=None, title=" Zavolat zpět ", client_id="c-1", now=NOW)
+    assert (entry.title, entry.body) == ("Zavolat zpět", "Zavolat zpět")
+    with pytest.raises(ValueError):
+        new_note(body="  ", title=None, client_id="c-1", now=NOW)

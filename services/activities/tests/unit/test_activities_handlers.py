@@ -92,9 +92,23 @@ def test_add_note_defaults(uow_factory):
     assert resource["deal_id"] is None and resource["author"] is None
 
 
+def test_a_title_alone_is_a_note(uow_factory):
+    # the API documents a note as a title, a body or both; a title alone was refused
+    with uow_factory() as uow:
+        resource = handlers.add_note(uow, {"client_id": "c-1", "title": "Zavolat zpět",
+                                           "type": "call", "body": None})
+    assert resource["title"] == "Zavolat zpět" and resource["type"] == "call"
+    assert resource["body"] == "Zavolat zpět"  # every entry has a body (activity.created)
+    with uow_factory() as uow:
+        [row] = uow.session.execute(select(outbox)).all()
+    assert json.loads(row.payload)["data"]["activity"]["body"] == "Zavolat zpět"
+
+
 @pytest.mark.parametrize("payload, field", [
     ({"client_id": "c-1"}, "body"),
     ({"client_id": "c-1", "body": "   "}, "body"),
+    ({"client_id": "c-1", "title": "  ", "body": None}, "body"),
+    ({"client_id": "c-1", "title": "x" * 256}, "title"),
     ({"client_id": "c-1", "body": "x" * 20001}, "body"),
     ({"client_id": "c-1", "body": "x", "colour": "red"}, "colour"),
     ({"client_id": "c-1", "body": "x", "type": "system"}, "type"),

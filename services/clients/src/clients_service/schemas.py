@@ -6,7 +6,8 @@ from decimal import Decimal
 from marshmallow import (Schema, ValidationError, fields, post_load, validate,
                          validates, validates_schema)
 
-from crm_common.fields import FullMatch, StrictSchema, UtcDateTime, reasonable_time
+from crm_common.fields import (FullMatch, StrictBoolean, StrictSchema, UtcDateTime,
+                               reasonable_time)
 
 from .contact_data import normalize_bank_account, normalize_phone
 from .custom_fields import APPLIES_TO, TYPES as CUSTOM_TYPES, UNIQUE_TYPES
@@ -399,7 +400,7 @@ class ClientFiltersSchema(StrictSchema):
     city = fields.String(validate=validate.Length(min=1, max=120))
     parent_id = fields.String(validate=validate.Length(max=36))
     registry_status = fields.String(validate=validate.OneOf(REGISTRY_STATUSES))
-    vat_payer = fields.Boolean(truthy={True}, falsy={False})
+    vat_payer = StrictBoolean()
     created_after = fields.AwareDateTime(default_timezone=timezone.utc,
                                          validate=reasonable_time)
     created_before = fields.AwareDateTime(default_timezone=timezone.utc,
