@@ -456,3 +456,46 @@ def test_a_hidden_parent_is_no_parent_on_the_card(client, rpc):
 def test_ids_no_database_could_hold_are_404(client):
     assert client.get("/api/v1/users/a%00b", headers=AUTH).status_code == 404
     assert client.get("/api/v1/tokens/" + "x" * 300, headers=AUTH).status_code == 404
+
+
+# -- saved views -----------------------------------------------------------------------
+
+def test_saved_views_are_private_or_shared_and_only_their_owner_changes_them(app, client):
+    anna, anna_auth = user_with_token(app, "sales")
+    _, bob_auth = user_with_token(app, "sales")
+    private = client.post("/api/v1/views", headers=anna_auth, json={
+        "name": "Moji VIP", "filters": {"tag": ["VIP"], "relationship": "customer",
+                                        "cf.segment": "B2B"},
+        "sort": "name", "columns": ["name", "ico", "city"]})
+    assert private.status_code == 201, private.json
+    assert private.json["owner_id"] == anna["id"] and private.json["shared"] is False
+    shared = client.post("/api/v1/views", headers=anna_auth, json={
+        "name": "Praha", "filters": {"city": "Praha"}, "shared": True}).json
+    seen_by_bob = client.get("/api/v1/views", headers=bob_auth).json["items"]
+    assert [v["name"] for v in seen_by_bob] == ["Praha"]
+    assert client.get(f"/api/v1/views/{private.json['id']}", headers=bob_auth
+                      ).status_code == 404
+    assert client.patch(f"/api/v1/views/{shared['id']}", headers=bob_auth,
+                        json={"name": "Moje"}).status_code == 403
+    renamed = client.patch(f"/api/v1/views/{shared['id']}", headers=dict(
+        anna_auth, **{"If-Match": 'W/"1"'}), json={"name": "Praha a okolí"})
+    assert renamed.status_code == 200 and renamed.json["version"] == 2
+    assert client.delete(f"/api/v1/views/{shared['id']}", headers=bob_auth
+                         ).status_code == 403
+    assert client.delete(f"/api/v1/views/{shared['id']}", headers=AUTH).status_code == 204
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"name": "x", "filters": {"colour": "red"}}, "filters"),
+    ({"name": "x", "filters": {"limit": "5"}}, "filters"),
+    ({"name": "x", "filters": {"relationship": "friend"}}, "filters"),
+    ({"name": "x", "columns": ["password"]}, "columns.0"),
+    ({"name": "x", "sort": "ico"}, "sort"),
+    ({"name": ""}, "name"),
+])
+def test_a_bad_view_is_422(app, client, body, field):
+    _, auth_headers = user_with_token(app, "sales")
+    response = client.post("/api/v1/views", headers=auth_headers, json=body)
+    assert response.status_code == 422, response.json
+    assert any(name == field or name.startswith(field + ".") for name in
+               response.json["fields"]), response.json

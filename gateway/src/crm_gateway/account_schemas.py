@@ -203,3 +203,56 @@ class AuditQuerySchema(PageQuerySchema):
     status = fields.Integer(validate=validate.Range(100, 599))
     since = fields.AwareDateTime(validate=reasonable_time, metadata={"pattern": MOMENT})
     until = fields.AwareDateTime(validate=reasonable_time, metadata={"pattern": MOMENT})
+
+
+VIEW_COLUMNS = ("name", "kind", "ico", "dic", "email", "phone", "city", "relationship",
+                "category", "tags", "owner_id", "parent_id", "registry", "vat_payer",
+                "website", "industry", "created_at", "updated_at")
+
+
+def check_view_filters(value):
+    """The list's own query parameters (as its query string would carry them)."""
+    from .client_queries import ClientListQuerySchema  # noqa: PLC0415 - no import cycle
+
+    if not isinstance(value, dict):
+        raise ValidationError("The list's query parameters, e.g. {\"tag\": [\"VIP\"]}.")
+    paging = {"limit", "cursor", "sort", "include_total"} & set(value)
+    if paging:
+        raise ValidationError(f"Not a filter: {', '.join(sorted(paging))}.")
+    ClientListQuerySchema().load(value)  # its ValidationError names the parameter
+
+
+class ViewFieldsSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    filters = fields.Dict(validate=check_view_filters, metadata={
+        "description": "the list's query parameters, e.g. {\"relationship\": \"customer\", "
+                       "\"tag\": [\"VIP\"], \"cf.segment\": \"B2B\"}"})
+    sort = fields.String(allow_none=True, validate=validate.OneOf(
+        ("name", "-name", "created_at", "-created_at", "updated_at", "-updated_at")))
+    columns = fields.List(fields.String(validate=validate.OneOf(VIEW_COLUMNS)),
+                          validate=validate.Length(max=len(VIEW_COLUMNS)))
+    shared = StrictBoolean(metadata={"description": "true: everyone sees it; only its "
+                                                    "owner (or an administrator) changes it"})
+
+
+class ViewCreateSchema(ViewFieldsSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    resource = fields.String(load_default="clients", validate=validate.OneOf(["clients"]))
+
+
+class ViewSchema(Schema):
+    id = fields.String()
+    owner_id = fields.String()
+    name = fields.String()
+    resource = fields.String()
+    filters = fields.Dict()
+    sort = fields.String(allow_none=True)
+    columns = fields.List(fields.String())
+    shared = fields.Boolean()
+    created_at = fields.String(metadata={"format": "date-time"})
+    updated_at = fields.String(metadata={"format": "date-time"})
+    version = fields.Integer()
+
+
+class ViewPageSchema(PageSchema):
+    items = fields.List(fields.Nested(ViewSchema))

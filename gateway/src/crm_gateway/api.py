@@ -38,8 +38,8 @@ def init_app(app) -> CrmApi:
         "description": "The web UI's login (POST /api/v1/auth/login); writes with it also "
                        "need the header X-CSRF-Token"})
     from .blueprints import (audit, auth, clients, contacts, custom_fields, org_settings,
-                             status, tokens, users)
+                             status, tokens, users, views)
     for blueprint in (clients, contacts, custom_fields, status, auth, users, tokens,
-                      org_settings, audit):
+                      org_settings, audit, views):
         api.register_blueprint(blueprint.blp)
     return api

@@ -30,6 +30,8 @@ MATRIX = {
     "settings.write": ADMINS,
     "audit.read": ADMINS,
     "status.read": EVERYONE,
+    "views.read": EVERYONE,  # one's own and the shared ones
+    "views.write": EVERYONE,  # one's own (an administrator: any)
     "account.read": EVERYONE,  # oneself: who am I, my session
     "account.write": EVERYONE,  # my password
 }
@@ -38,7 +40,7 @@ MATRIX = {
 BLUEPRINT_RESOURCES = {"clients": "clients", "contacts": "contacts",
                        "custom_fields": "custom_fields", "status": "status",
                        "users": "users", "tokens": "tokens", "settings": "settings",
-                       "audit": "audit", "auth": "account"}
+                       "audit": "audit", "auth": "account", "views": "views"}
 
 RESOURCES = sorted({name.split(".")[0] for name in MATRIX})
 

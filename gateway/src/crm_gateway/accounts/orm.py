@@ -97,3 +97,19 @@ audit_log = Table(
     Column("status", Integer, nullable=False),
     Column("correlation_id", String(128)),
 )
+
+# saved views of the client list: a user's own, or shared with everyone
+views = Table(
+    "views", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    Column("resource", String(20), nullable=False),  # what it lists: clients (deals later)
+    Column("filters", JSON, nullable=False),  # the list's query parameters
+    Column("sort", String(40)),
+    Column("columns", JSON, nullable=False),
+    Column("shared", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("version", Integer, nullable=False),
+)
