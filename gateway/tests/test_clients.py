@@ -490,3 +490,52 @@ def test_unknown_or_bad_list_parameters_are_422(client, rpc, query):
     response = client.get(f"/api/v1/clients?{query}", headers=AUTH)
     assert response.status_code == 422, response.json
     assert rpc.called("clients", "list") == []
+
+
+def _two_pages(limit, cursor=None, **_):
+    first = dict(CLIENT, name="=HYPERLINK(\"http://zlo.example\")", tags=["VIP", "Praha"],
+                 vat_payer=True, registered_address={"city": "Praha"})
+    second = dict(CLIENT, id="6c1f3b0e-0000-4000-8000-000000000002", name="Dvořák; a syn",
+                  ico=None)
+    if limit == 1:
+        return {"items": [first], "next_cursor": "c1"}
+    return {"items": [first], "next_cursor": "c1"} if cursor is None else \
+        {"items": [second], "next_cursor": None}
+
+
+def test_export_csv_streams_every_page_with_a_bom_semicolons_and_no_formulas(client, rpc):
+    import csv
+    import io
+    rpc.answers[("clients", "list")] = _two_pages
+    response = client.get("/api/v1/clients/export?tag=VIP&columns=name&columns=ico"
+                          "&columns=tags&columns=vat_payer&columns=city", headers=AUTH)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    raw = response.get_data()
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows == [["Název", "IČO", "Štítky", "Plátce DPH", "Město"],
+                    ["'=HYPERLINK(\"http://zlo.example\")", "25596641", "VIP, Praha", "ano",
+                     "Praha"],
+                    ["Dvořák; a syn", "", "", "", ""]]
+    assert rpc.calls[-1][2]["filters"] == {"tags": ["VIP"]}
+
+
+def test_export_xlsx_opens_in_openpyxl_with_english_headers(client, rpc):
+    import io
+    from openpyxl import load_workbook
+    rpc.answers[("clients", "list")] = _two_pages
+    response = client.get("/api/v1/clients/export?format=xlsx&lang=en", headers=AUTH)
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][:3] == ["Name", "Company ID", "VAT ID"]
+    assert rows[1][0] == "'=HYPERLINK(\"http://zlo.example\")"
+    assert len(rows) == 3
+
+
+@pytest.mark.parametrize("query", ["format=pdf", "columns=password", "lang=de",
+                                   "delimiter=tab", "colour=red"])
+def test_a_bad_export_is_422_before_any_file(client, rpc, query):
+    response = client.get(f"/api/v1/clients/export?{query}", headers=AUTH)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"

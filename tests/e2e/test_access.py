@@ -94,6 +94,9 @@ def test_sales_reps_see_only_their_own_clients_when_the_rule_is_on(crm):
         bob.get(f"/api/v1/clients/{client_id}").json()["detail"].replace(client_id, "X")
     listed = {c["id"] for c in bob.get("/api/v1/clients?limit=500").json()["items"]}
     assert bobs["id"] in listed and client_id not in listed
+    exported = bob.get("/api/v1/clients/export", params={"columns": ["name"]}).text
+    assert "Bobova firma a.s." in exported and "Annina firma" not in exported
+    assert bob.get("/api/v1/clients/duplicates").status_code == 200
     parent = bob.patch(f"/api/v1/clients/{bobs['id']}", json={"parent_id": client_id})
     assert parent.status_code == 422 and "parent_id" in parent.json()["fields"]
 

@@ -71,3 +71,34 @@ def test_paging_a_sorted_search_skips_and_repeats_nothing(api, sort):
         link = answer.headers["Link"]
         url, params = link[link.index("?"):link.index(">")], None
     assert len(seen) == len(set(seen)) == 17
+
+
+def test_export_holds_what_the_list_shows(api):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+    answer = api("GET", "/export", params={"tag": "VIP", "sort": "name",
+                                           "columns": ["name", "tags", "city"]})
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows == [["Název", "Štítky", "Město"], ["Superfaktura.cz, s.r.o.", "VIP", ""],
+                    ["Žluťoučký kůň, s.r.o.", "VIP", "Praha"]]
+    book = api("GET", "/export", params={"format": "xlsx", "q": "stavby", "lang": "en"})
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    assert sheet.max_row == 18 and sheet.cell(1, 1).value == "Name"
+
+
+def test_a_second_client_with_the_same_ico_is_a_conflict_naming_the_first(api):
+    first = api("GET", params={"ico": "25596641"}).json()["items"][0]
+    again = api("POST", json={"name": "Zase kůň", "ico": "255 96 641"})
+    assert again.status_code == 409
+    assert again.json()["existing_id"] == first["id"]
+    assert again.json()["existing_url"] == f"/api/v1/clients/{first['id']}"
+    twin = api("POST", json={"name": "ŽLUŤOUČKÝ KŮŇ a.s."})
+    assert twin.status_code == 201
+    assert [d["reason"] for d in twin.json()["possible_duplicates"]] == ["name"]
+    report = api("GET", "/duplicates").json()["items"]
+    assert any(g["reason"] == "name" and g["value"] == "zlutoucky kun" and
+               {c["id"] for c in g["clients"]} == {first["id"], twin.json()["id"]}
+               for g in report)

@@ -6,6 +6,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from crm_common.fields import FullMatch, reasonable_time, text_errors
 
+from .export import COLUMNS as EXPORT_COLUMNS
 from .schemas import ARCHIVED, CATEGORIES, MOMENT, RELATIONSHIPS
 
 SORTS = ("name", "-name", "created_at", "-created_at", "updated_at", "-updated_at")
@@ -88,3 +89,17 @@ class ClientListQuerySchema(Schema):
         if custom:
             found["custom_fields"] = custom
         return found
+
+
+class ClientExportQuerySchema(ClientListQuerySchema):
+    """The list's filters, sort and search, and how the file is written."""
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+    columns = fields.List(fields.String(validate=validate.OneOf(list(EXPORT_COLUMNS))),
+                          validate=validate.Length(min=1, max=len(EXPORT_COLUMNS)), metadata={
+                              "description": "repeatable, in order; default: name, ico, dic, "
+                                             "email, phone, city, relationship, category, "
+                                             "tags, created_at"})
+    lang = fields.String(load_default="cs", validate=validate.OneOf(("cs", "en")), metadata={
+        "description": "the column headers' language"})
+    delimiter = fields.String(load_default="semicolon", validate=validate.OneOf(
+        ("semicolon", "comma")), metadata={"description": "CSV: `;` (Czech Excel) or `,`"})

@@ -1,13 +1,13 @@
 """/api/v1/clients: the client register (clients service) and client timelines (activities)."""
-from flask import current_app, jsonify, request, url_for
+from flask import Response, current_app, jsonify, request, stream_with_context, url_for
 from marshmallow import RAISE, ValidationError
 from flask_smorest import Blueprint
 
 from crm_common.rpc import RemoteError
 
-from .. import rpc
+from .. import export, rpc
 from ..auth import current_principal
-from ..client_queries import ClientListQuerySchema
+from ..client_queries import ClientExportQuerySchema, ClientListQuerySchema
 from ..permissions import permission
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
@@ -127,6 +127,46 @@ _create_schema = ClientCreateSchema()
 
 def _item_errors(status: int, messages) -> dict:
     return {"status": status, "errors": flatten(messages)}
+
+
+@blp.route("/export")
+@blp.arguments(ClientExportQuerySchema, location="query", unknown=RAISE)
+@blp.doc(responses={"200": {"description": "The file, streamed", "content": {
+    "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+        "schema": {"type": "string", "format": "binary"}}}}})
+@errors(422)
+def export_clients(query):
+    """Export the clients the list would show (same search, filters and sort) as CSV or
+    XLSX, streamed
+
+    CSV: UTF-8 with a BOM, `;` between cells unless `delimiter=comma`. Czech column headers
+    unless `lang=en`. A cell starting with `=`, `+`, `-`, `@`, a tab or CR is written as
+    text (a leading `'`), so no formula ever runs."""
+    filters = _list_query.filters(query, request.args)
+    columns = query.get("columns") or list(export.DEFAULT_COLUMNS)
+    kwargs = {"ico": query.get("ico"), "archived": query["archived"], "q": query.get("q"),
+              "filters": filters, "sort": query.get("sort") or "-created_at"}
+    rpc.call("clients", "list", limit=1, **kwargs)  # a refusal (422) before the file starts
+
+    def pages():
+        cursor = None
+        while True:
+            page = rpc.call("clients", "list", limit=export.PAGE, cursor=cursor, **kwargs)
+            yield page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+    stamp = "klienti" if query["lang"] == "cs" else "clients"
+    if query["format"] == "xlsx":
+        body = export.xlsx_stream(pages(), columns, query["lang"])
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body = export.csv_stream(pages(), columns, query["lang"],
+                                 ";" if query["delimiter"] == "semicolon" else ",")
+        mimetype = "text/csv; charset=utf-8"
+    return Response(stream_with_context(body), mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{stamp}.{query["format"]}"'})
 
 
 @blp.route("/duplicates")
