@@ -6,7 +6,7 @@ PACKAGES := -e libs/crm_common -e services/clients -e services/deals -e services
             -e services/ares -e services/importer -e gateway
 FAKE := $(if $(filter fake,$(ARES)),--fake-ares,)
 
-.PHONY: install run up down test bench fault-report broker database clean
+.PHONY: install run up down test bench fault-report broker database wrk clean
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt libs/crm_common/pyproject.toml \
                     $(wildcard services/*/pyproject.toml) gateway/pyproject.toml
@@ -22,6 +22,11 @@ broker:
 database:
 	@scripts/ensure-postgres.sh
 
+# the HTTP load generator of the bench's gateway phase; without it that phase fails and
+# the others still run
+wrk:
+	-@scripts/ensure-wrk.sh
+
 run: install broker
 	$(BIN)/python -m crm_common.stack run $(FAKE)
 
@@ -34,9 +39,10 @@ down:
 test: install broker database
 	$(BIN)/pytest
 
-# every path next to its raw py-amqp floor; QUICK=1 for a short run (under five minutes);
+# every path next to its raw py-amqp floor, and the gateway under HTTP load (wrk) next to
+# gunicorn serving a static answer; QUICK=1 for a short run (under five minutes);
 # writes docs/benchmarks.md and var/bench/results.json
-bench: install broker database
+bench: install broker database wrk
 	BENCH_QUICK=$(QUICK) BENCH_COMMAND="make bench$(if $(QUICK), QUICK=$(QUICK),)" \
 	$(BIN)/python -m bench
 

@@ -43,11 +43,12 @@ def main() -> None:
         run = {"time": started_at, "machine": machine(), "cpu_count": os.cpu_count(),
                "versions": versions(amqp_uri, databases),
                "command": os.environ.get("BENCH_COMMAND") or "python -m bench",
-               "quick": quick(), "sizes": sizes.describe()}
+               "quick": quick(), "sizes": sizes.describe(),
+               "http_seconds": sizes.http_seconds}
         print(f"bench: {run['sizes']}", file=sys.stderr)
         phases = Phases(amqp_uri, tmp, databases, sizes)
         metrics, run["errors"] = [], []
-        for phase in (phases.outbox, phases.backlog, phases.whole_stack):
+        for phase in (phases.outbox, phases.backlog, phases.whole_stack, phases.gateway):
             try:  # one broken path must not cost the figures of the others
                 metrics += phase()
             except Exception as exc:  # noqa: BLE001 - reported, and the exit status says so

@@ -5,13 +5,13 @@ from pathlib import Path
 from crm_common.stack import SERVICES
 from crm_common.testing import start_stack
 
-from . import backlog, bulk, floors, relay, rpc
+from . import backlog, bulk, floors, gateway_load, http_load, relay, rpc
 from .databases import Databases
 from .payloads import outbox_payload
-from .procfs import peak_memory_mib
-from .report import LOWER, Metric
-from .sampling import alternate, metric
-from .settings import WINDOW, Sizes
+from .procfs import tree_peak_memory_mib
+from .report import GATEWAY_SECTION, LOWER, Metric
+from .sampling import Sample, alternate, metric
+from .settings import CARD_RATE, FIXED_RATE, HTTP_CONNECTIONS, WINDOW, Sizes
 
 DIALECTS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 BACKLOG_NOTES = {
@@ -101,7 +101,7 @@ class Phases:
                     more += self._rpc(stack)
                     more += [Metric(f"peak memory (VmHWM) of {key} after the bulk and "
                                     f"RPC loads ({DIALECTS[dialect]})",
-                                    peak_memory_mib(proc.pid), "MiB", better=LOWER)
+                                    tree_peak_memory_mib(proc.pid), "MiB", better=LOWER)
                              for key, proc in stack.procs.items() if key != "fake-ares"]
             finally:
                 stack.stop()
@@ -171,3 +171,74 @@ class Phases:
                    note="`bench/bare_service.py`: the framework's own cost per call, which "
                         "no code of ours can go below while nameko runs the services"),
         ]
+
+    def gateway(self) -> list[Metric]:
+        """The gateway under HTTP load on PostgreSQL, per gunicorn worker class, next to
+        gunicorn serving a static answer with the same settings (bench/gateway_load.py):
+        the worker classes side by side in front of one stack, measured in turn."""
+        if not http_load.wrk_available():
+            raise RuntimeError("wrk is not installed (scripts/ensure-wrk.sh installs it)")
+        classes = self.sizes.gateway_workers
+        say(f"gateway under HTTP load ({', '.join(classes)}; PostgreSQL)")
+        env = self.databases.env("postgresql", gateway_load.SERVICES)
+        seconds, card = self.sizes.http_seconds, gateway_load.CARD
+        with gateway_load.gateways_under_load(self.tmp, self.amqp_uri, env,
+                                              classes) as gateways:
+            def load(url, token, rates):
+                return gateway_load.measure(url, token, seconds, HTTP_CONNECTIONS, rates)
+
+            def floors():
+                return {c: load(gateways.floor_urls[c], None, (FIXED_RATE, CARD_RATE))
+                        for c in classes}
+
+            floor_runs, runs = alternate(floors, {
+                (c, label): (lambda c=c, label=label: load(
+                    gateways.path(c, label), gateway_load.TOKEN,
+                    (FIXED_RATE, CARD_RATE) if label == card else (FIXED_RATE,)))
+                for c in classes for label in gateway_load.PATHS}, self.sizes.rounds)
+            memory = [Metric(f"peak memory (VmHWM) of a gateway worker after the HTTP "
+                             f"loads ({c})", tree_peak_memory_mib(gateways.pids[c]), "MiB",
+                             better=LOWER) for c in classes]
+        metrics = []
+        for (worker_class, label), samples in runs.items():
+            class_floors = [Sample(s.result[worker_class], s.load_average)
+                            for s in floor_runs]
+            metrics += _gateway_metrics(label, worker_class, samples, class_floors)
+        return metrics + memory
+
+
+def _gateway_metrics(label: str, worker_class: str, samples, floors) -> list[Metric]:
+    card = label == gateway_load.CARD
+    name = f"{label} ({worker_class})"
+    common = dict(floor_name=f"gunicorn, static JSON, {worker_class}",
+                  section=GATEWAY_SECTION)
+
+    def latency(rate, q, **fields):
+        return metric(f"{name}: {q} at {rate} req/s", "ms", samples,
+                      lambda r: getattr(r.fixed[rate], f"{q}_ms"), floors,
+                      lambda f: getattr(f.fixed[rate], f"{q}_ms"), better=LOWER,
+                      **common, **fields)
+
+    metrics = [
+        metric(f"{name}: requests/s, {HTTP_CONNECTIONS} connections", "req/s", samples,
+               lambda r: r.throughput.rate, floors, lambda f: f.throughput.rate,
+               target=1000 if label == gateway_load.ONE_CLIENT else None,
+               target_on="value", **common),
+        latency(FIXED_RATE, "p50"),
+        latency(FIXED_RATE, "p99", target=50, target_on="value",
+                note=_incomplete(samples, FIXED_RATE)),
+    ]
+    if card:  # where the card is served: its p50 against the issue's 30 ms
+        metrics += [latency(CARD_RATE, "p50", target=30, target_on="value",
+                            note=_incomplete(samples, CARD_RATE)),
+                    latency(CARD_RATE, "p99")]
+    return metrics
+
+
+def _incomplete(samples, rate) -> str | None:
+    """A note when some cards came back with a section unavailable (late)."""
+    counts = [s.result.fixed[rate].incomplete for s in samples]
+    if not any(counts):
+        return None
+    return (f"cards with a section unavailable (its service did not answer within "
+            f"CARD_TIMEOUT) at {rate} req/s, per run: {', '.join(map(str, counts))}")

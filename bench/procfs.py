@@ -80,3 +80,13 @@ class CpuAccount:
     def used(self) -> dict[str, float]:
         after = self._read()
         return {name: after[name] - self.before.get(name, 0.0) for name in after}
+
+
+def tree_peak_memory_mib(pid: int) -> float:
+    """The largest VmHWM of a process and its children (gunicorn's master and its
+    workers: the busiest worker)."""
+    peak = peak_memory_mib(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            peak = max(peak, tree_peak_memory_mib(int(child)))
+    return peak

@@ -30,6 +30,7 @@ class Metric:
     floor_samples: list[float] = field(default_factory=list)
     load_average: list[float] = field(default_factory=lambda: list(os.getloadavg()))
     note: str | None = None
+    section: str | None = None  # rendered in its own table (GATEWAY_SECTION), not the main one
 
     @property
     def ratio(self) -> float | None:
@@ -112,6 +113,36 @@ LIMITS = """\
   py-amqp's ten frame reads), against the floor's plain py-amqp loop. `clients.health` adds
   its database round trip (`SELECT 1`). Going below needs another RPC server than nameko's
   worker model (nameko is the pinned framework): a decision, not a tuning.
+- **The gateway under HTTP load.** Per `GET /api/v1/clients/{id}` the processes of the path
+  spend about 2.2 ms of CPU (`/proc` utime + stime during a wrk run, gthread, PostgreSQL):
+  the gateway 0.76 ms, the clients service 0.76 ms, RabbitMQ 0.32 ms, PostgreSQL 0.37 ms,
+  wrk on top. Two cores then serve about 1,000 such requests a second at the very best,
+  with nothing else running (the best round above: 990); the 1,000 req/s target needs the
+  whole chain well below 2 ms per request, or more cores (the gateway and the clients
+  service each scale out). Of the gateway's 0.76 ms, the Flask app itself (routing; the
+  auth, correlation, metrics and security hooks; flask-smorest; marshmallow's dump of the
+  client; JSON; the access log line; measured in-process with the RPC stubbed) is about
+  0.16 ms, and the RPC client about 0.19 ms per call (the calling
+  thread's CPU for publish, reply frames and decoding); the rest is gunicorn's HTTP
+  handling, the kernel's loopback TCP on both sockets and the hand-offs between threads. No
+  single piece of the gateway's own code stands out (py-spy and cProfile: marshmallow's
+  dump about a fifth of the app's 0.16 ms, the access log line about a tenth). The card
+  costs about 12.9 ms of CPU in all: clients 4.3 ms (four calls: the client, its contacts,
+  its subsidiaries, then its parent), PostgreSQL 2.8 ms, the gateway 2.2 ms, RabbitMQ
+  1.7 ms, activities 1.4 ms. Two cores serve about 150 cards a second, so at 200 cards/s
+  requests queue without bound (the `p99 at 200 req/s` of the card); the parallel
+  fan-out does not help on one clients process, which runs its three calls one after the
+  other on its one core. What would: one clients RPC that answers the client with its
+  contacts, subsidiaries and parent in one call (one framework round trip and one database
+  session instead of four), and clients replicas. gthread against gevent: gevent's
+  greenlets save the threads' hand-offs but not the Python around them. The gateway's CPU
+  per single-client GET was the same within 3% (0.72-0.74 ms, wrk runs against both beside
+  each other in front of one stack, `/proc` of the gunicorn process trees), and in the
+  table above each wins some rounds: the round-to-round spread on this shared machine (2x
+  and more) is larger than any difference between them. So gthread, the simpler (plain
+  threads, which the RPC pool is written for; no monkey-patching, no extra C extension),
+  stays the default; `GATEWAY_WORKER_CLASS=gevent` works (tested) for whoever measures
+  otherwise on their machines.
 - **Bulk path.** Every process of the chain is busy at once on two cores (the CPU table
   above); the rate is the cores divided by the CPU per client of the whole chain. With more
   cores, each process (one core each) caps at 1 / its own CPU per client, and replicas of
@@ -151,11 +182,12 @@ def is_account(metric: Metric) -> bool:
     return metric.name.startswith((CPU_PREFIX, BUSY_PREFIX))
 
 
-def table(metrics: list[Metric]) -> list[str]:
+def table(metrics: list[Metric], section: str | None = None) -> list[str]:
+    """The main table (`section` None), or the table of one section."""
     lines = ["| path | project | floor | ratio | target | met |",
              "|---|---|---|---|---|---|"]
     for m in metrics:
-        if is_memory(m) or is_account(m):
+        if is_memory(m) or is_account(m) or m.section != section:
             continue
         floor = "—" if m.floor is None else \
             f"{_number(m.floor, m.floor_unit or m.unit)} ({m.floor_name})"
@@ -190,6 +222,40 @@ def account_table(metrics: list[Metric]) -> list[str]:
             "| process (database) | CPU ms per client |", "|---|---|", *rows, ""]
 
 
+GATEWAY_SECTION = "gateway"
+
+
+def gateway_section(metrics: list[Metric], run: dict) -> list[str]:
+    """The gateway under HTTP load: its own table, and how it was measured."""
+    from .settings import CARD_RATE, FIXED_RATE, HTTP_CONNECTIONS
+    if not any(m.section == GATEWAY_SECTION for m in metrics):
+        return []
+    return [
+        "## The gateway under HTTP load", "",
+        "The stack's gateway under gunicorn (`crm_gateway/gunicorn_conf.py` defaults: 2 "
+        "workers; 8 threads each with gthread) in front of "
+        "the clients and activities services on **PostgreSQL**, authenticated with the "
+        "bootstrap admin token; the floor is gunicorn with the same settings and worker "
+        "class serving one static JSON body (a client resource, `bench/static_app.py`), "
+        "started beside it in the same run. Each worker class has its own gateway and "
+        "floor in front of the same services, measured in turn in every round. The card's "
+        "client has an IČO, a parent, two subsidiaries, three contact persons and ten "
+        "timeline entries, among 1,000 other clients. `requests/s`: wrk (closed loop, "
+        f"{HTTP_CONNECTIONS} keep-alive connections, one wrk thread). `p50`/`p99 at N "
+        "req/s`: `bench/http_load.py`'s open-loop generator (wrk 4 cannot hold a rate: "
+        "that is wrk2's `-R`), which sends on a fixed schedule whatever the answers do and "
+        "counts each latency from when its request was due, as wrk2 does. Every run is "
+        f"{run.get('http_seconds', '?')} s after a 1 s warm-up; the card is also measured "
+        f"at {CARD_RATE} req/s, a load one clients process keeps up with ({FIXED_RATE} "
+        "cards/s is more than the machine serves, see below). The load generators run "
+        "on the same two cores as everything else. The command: "
+        f"`{run['command']}` (wrk from `scripts/ensure-wrk.sh`; "
+        "`BENCH_GATEWAY_WORKERS=gthread,gevent` measures both worker classes in a quick "
+        "run too).", "",
+        *table(metrics, GATEWAY_SECTION), "",
+    ]
+
+
 def markdown(metrics: list[Metric], run: dict) -> str:
     versions = run["versions"]
     machine = run["machine"]
@@ -206,6 +272,7 @@ def markdown(metrics: list[Metric], run: dict) -> str:
         *table(metrics), "",
         *memory_table(metrics), "",
         *account_table(metrics),
+        *gateway_section(metrics, run),
         *(["Notes:", "", *notes, ""] if notes else []),
         *([f"**Failed** (no figures): {'; '.join(run['errors'])}", ""]
           if run.get("errors") else []),

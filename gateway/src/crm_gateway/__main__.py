@@ -1,4 +1,5 @@
-"""`python -m crm_gateway`: the gateway on Flask's own (threaded) server, for `make run`."""
+"""`python -m crm_gateway`: the gateway on Flask's own (threaded) server, for debugging
+(breakpoints, one process). `make run` and the images serve it with gunicorn: wsgi.py."""
 import os
 
 from crm_common.context import setup_logging

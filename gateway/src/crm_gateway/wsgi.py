@@ -1,4 +1,7 @@
-"""WSGI entry: gunicorn -k gthread --threads 8 -b 0.0.0.0:${GATEWAY_PORT:-8080} crm_gateway.wsgi:app"""
+"""WSGI entry, for gunicorn with the gateway's settings (crm_gateway/gunicorn_conf.py):
+
+    gunicorn -c python:crm_gateway.gunicorn_conf crm_gateway.wsgi:app
+"""
 import os
 
 from crm_common.context import setup_logging

@@ -7,7 +7,8 @@
     python -m crm_common.stack down                # stops the supervisor and its children
 
 Every service runs as `nameko run` on its own database (SQLite under var/ unless
-`<SERVICE>_DATABASE_URL` says otherwise); the gateway runs in front of them.
+`<SERVICE>_DATABASE_URL` says otherwise); the gateway runs in front of them under gunicorn
+(`GATEWAY_WORKERS`, `GATEWAY_THREADS`, `GATEWAY_WORKER_CLASS`: crm_gateway/gunicorn_conf.py).
 `--services clients,deals` and `--no-gateway` start a smaller stack.
 """
 import argparse
@@ -34,6 +35,15 @@ SERVICES = {
 }
 
 STOP_TIMEOUT = 15  # seconds a process gets to finish its workers after SIGTERM
+
+
+def gateway_command(python: str) -> list[str]:
+    """The gateway under gunicorn, configured from the environment (GATEWAY_WORKERS,
+    GATEWAY_THREADS, GATEWAY_WORKER_CLASS, ...: crm_gateway/gunicorn_conf.py); its master
+    is the stack's process, whose group (the workers too) gets the signals.
+    `python -m crm_gateway` (Flask's server) is for debugging."""
+    return [python, "-m", "gunicorn", "-c", "python:crm_gateway.gunicorn_conf",
+            "crm_gateway.wsgi:app"]
 
 
 def repo_root() -> Path:
@@ -153,7 +163,7 @@ class Stack:
                 self.start_service(name, replica)
         if self.gateway:
             self.env["GATEWAY_PORT"] = str(self.gateway_port)
-            self._spawn("gateway", [self.python, "-m", "crm_gateway"])
+            self._spawn("gateway", gateway_command(self.python))
         self.wait_ready(wait)
         return self
 
