@@ -465,10 +465,12 @@ def test_saved_views_are_private_or_shared_and_only_their_owner_changes_them(app
     _, bob_auth = user_with_token(app, "sales")
     private = client.post("/api/v1/views", headers=anna_auth, json={
         "name": "Moji VIP", "filters": {"tag": ["VIP"], "relationship": "customer",
-                                        "cf.segment": "B2B"},
+                                        "custom_fields": {"segment": "B2B"},
+                                        "created_after": "2026-01-01T00:00:00+01:00"},
         "sort": "name", "columns": ["name", "ico", "city"]})
     assert private.status_code == 201, private.json
     assert private.json["owner_id"] == anna["id"] and private.json["shared"] is False
+    assert private.json["filters"]["created_after"] == "2026-01-01T00:00:00+01:00"
     shared = client.post("/api/v1/views", headers=anna_auth, json={
         "name": "Praha", "filters": {"city": "Praha"}, "shared": True}).json
     seen_by_bob = client.get("/api/v1/views", headers=bob_auth).json["items"]
@@ -499,3 +501,11 @@ def test_a_bad_view_is_422(app, client, body, field):
     assert response.status_code == 422, response.json
     assert any(name == field or name.startswith(field + ".") for name in
                response.json["fields"]), response.json
+
+
+@pytest.mark.parametrize("filters", [[None, None], "tag=VIP", 5])
+def test_view_filters_must_be_an_object(app, client, filters):
+    _, auth_headers = user_with_token(app, "sales")
+    response = client.post("/api/v1/views", headers=auth_headers,
+                           json={"name": "x", "filters": filters})
+    assert response.status_code == 422

@@ -1,6 +1,8 @@
 """People, tokens and the record-level rule through the real gateway and services: a sales
 rep who may see only their own clients gets 404 for everyone else's, on every endpoint,
 because the clients service answers them so (the caller travels with every RPC)."""
+import time
+
 import pytest
 import requests
 
@@ -140,3 +142,20 @@ def test_a_person_logs_in_with_a_cookie_and_writes_with_the_csrf_token(crm):
     assert entry["ip"] == "127.0.0.1" and entry["resource"] == "clients"
     browser.post(stack.url + "/api/v1/auth/logout", timeout=30)
     assert browser.get(stack.url + "/api/v1/clients", timeout=30).status_code == 401
+
+
+def test_the_card_comes_back_with_a_stopped_service_marked_unavailable(crm):
+    """(Last in this module: it stops the activities service.)"""
+    stack, people = crm
+    admin = people["admin"]
+    client = admin.post("/api/v1/clients", json={"name": "Karta bez časové osy"}).json()
+    assert admin.get(f"/api/v1/clients/{client['id']}/card").json()["timeline"][
+        "status"] == "ok"
+    stack.stop_service("activities")
+    started = time.monotonic()
+    card = admin.get(f"/api/v1/clients/{client['id']}/card")
+    assert card.status_code == 200
+    assert card.json()["client"]["id"] == client["id"]
+    assert card.json()["timeline"] == {"status": "unavailable"}
+    assert card.json()["contacts"]["status"] == "ok"
+    assert time.monotonic() - started < 10  # CARD_TIMEOUT, not RPC_TIMEOUT

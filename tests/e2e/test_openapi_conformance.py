@@ -24,6 +24,7 @@ import json
 import os
 import re
 import zlib
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -151,6 +152,7 @@ def test_the_document_tested_is_the_one_served(stack):
 
 
 KEYS = itertools.count()
+MAX_QUERY = 7000  # of gunicorn's request line of at most 8190 (GATEWAY_LIMIT_REQUEST_LINE)
 
 
 @schema.parametrize()
@@ -172,6 +174,9 @@ def test_every_operation_answers_as_documented(case, stack, records):
             del case.query["cursor"]
     if valid[ParameterLocation.HEADER]:
         _valid_headers(case)
+    if len(urlencode(case.query or {}, doseq=True)) > MAX_QUERY:
+        return  # gunicorn refuses so long a request line itself (414), before the API
+
     # a request generated invalid is never held to being accepted, whatever schemathesis
     # makes of it once the token is added to its headers
     case.call_and_validate(base_url=stack.url, additional_checks=[documented_status],

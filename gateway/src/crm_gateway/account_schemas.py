@@ -210,23 +210,31 @@ VIEW_COLUMNS = ("name", "kind", "ico", "dic", "email", "phone", "city", "relatio
                 "website", "industry", "created_at", "updated_at")
 
 
-def check_view_filters(value):
-    """The list's own query parameters (as its query string would carry them)."""
+def _view_filters_schema():
     from .client_queries import ClientListQuerySchema  # noqa: PLC0415 - no import cycle
 
-    if not isinstance(value, dict):
-        raise ValidationError("The list's query parameters, e.g. {\"tag\": [\"VIP\"]}.")
-    paging = {"limit", "cursor", "sort", "include_total"} & set(value)
-    if paging:
-        raise ValidationError(f"Not a filter: {', '.join(sorted(paging))}.")
-    ClientListQuerySchema().load(value)  # its ValidationError names the parameter
+    class ViewFiltersSchema(ClientListQuerySchema):
+        """The list's filters as a view keeps them (paging and order are the view's own)."""
+
+        class Meta:
+            exclude = ("limit", "cursor", "sort", "include_total")
+
+        custom_fields = fields.Dict(
+            keys=fields.String(), values=fields.String(validate=validate.Length(max=500)),
+            validate=validate.Length(max=10), metadata={
+                "description": "{key: value}: the list's `cf.<key>=<value>` filters"})
+
+    return ViewFiltersSchema
+
+
+ViewFiltersSchema = _view_filters_schema()
 
 
 class ViewFieldsSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=120))
-    filters = fields.Dict(validate=check_view_filters, metadata={
-        "description": "the list's query parameters, e.g. {\"relationship\": \"customer\", "
-                       "\"tag\": [\"VIP\"], \"cf.segment\": \"B2B\"}"})
+    filters = fields.Nested(ViewFiltersSchema, metadata={
+        "description": "the list's filters, e.g. {\"relationship\": \"customer\", \"tag\": "
+                       "[\"VIP\"], \"custom_fields\": {\"segment\": \"B2B\"}}"})
     sort = fields.String(allow_none=True, validate=validate.OneOf(
         ("name", "-name", "created_at", "-created_at", "updated_at", "-updated_at")))
     columns = fields.List(fields.String(validate=validate.OneOf(VIEW_COLUMNS)),

@@ -61,6 +61,8 @@ class ClientListQuerySchema(Schema):
         """Text a database cannot store is refused like any other input; the
         `cf.<key>=<value>` parameters are checked here and read by `custom_field_filters`
         (a free-form key cannot be a documented parameter)."""
+        if not hasattr(data, "keys"):
+            raise ValidationError("An object of the list's parameters.")
         data = {key: data[key] for key in data}  # webargs' proxy gives lists for lists
         errors = text_errors(data)
         if errors:

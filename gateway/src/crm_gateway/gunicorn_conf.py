@@ -45,6 +45,9 @@ timeout = _int("GATEWAY_TIMEOUT", 30)
 # the stack (make run, the tests) kills what is still running 15 s after SIGTERM
 graceful_timeout = _int("GATEWAY_GRACEFUL_TIMEOUT", 10)
 keepalive = _int("GATEWAY_KEEPALIVE", 5)
+# the longest request line (method, path and query): gunicorn's most; a longer one is a 414
+# from gunicorn itself, before the API
+limit_request_line = _int("GATEWAY_LIMIT_REQUEST_LINE", 8190)
 # the app writes its own access line (crm_gateway.access, with the correlation id);
 # gunicorn's would be a second one, formatted on every request
 accesslog = None

@@ -39,10 +39,17 @@ def get_row(connection, view_id: str, user_id: str | None):
     return row
 
 
+def _stored(filters: dict) -> dict:
+    """Filters as JSON keeps them (times as RFC 3339 text)."""
+    return {name: value.isoformat() if hasattr(value, "isoformat") else value
+            for name, value in filters.items()}
+
+
 def create(connection, owner_id: str, data: dict) -> dict:
     now = utcnow()
     row = {"id": str(uuid.uuid4()), "owner_id": owner_id, "name": data["name"],
-           "resource": data.get("resource", "clients"), "filters": data.get("filters", {}),
+           "resource": data.get("resource", "clients"),
+           "filters": _stored(data.get("filters", {})),
            "sort": data.get("sort"), "columns": data.get("columns", []),
            "shared": data.get("shared", False), "created_at": now, "updated_at": now,
            "version": 1}
@@ -54,6 +61,8 @@ def change(connection, row, changes: dict, if_match: int | None) -> dict:
     if if_match is not None and row.version != if_match:
         raise PreconditionFailed(f"View {row.id} is at version {row.version}, not "
                                  f"{if_match}: read it again and reapply your change.")
+    if "filters" in changes:
+        changes = dict(changes, filters=_stored(changes["filters"]))
     if changes:
         done = connection.execute(update(views).where(
             views.c.id == row.id, views.c.version == row.version).values(
