@@ -337,6 +337,7 @@ def _read_state(var: Path) -> dict | None:
 def _write_state(var: Path, stack: Stack, ready: bool) -> None:
     state = {"supervisor": os.getpid(), "ready": ready,
              "url": stack.url if stack.gateway else None,
+             "first_login": stack.first_login,
              "children": {key: proc.pid for key, proc in stack.procs.items()}}
     tmp = var / f".{STATE_FILE}.{os.getpid()}"
     tmp.write_text(json.dumps(state))
@@ -398,6 +399,7 @@ def _up(stack: Stack, options: list[str], timeout: float = 300) -> int:
     while time.monotonic() < deadline:
         state = _read_state(stack.var) or {}
         if state.get("supervisor") == supervisor.pid and state.get("ready"):
+            stack.first_login = state.get("first_login")  # the supervisor worked it out
             _print_urls(stack, state.get("url"))
             print(f"  restarts: {_shown(log_path)}\n`make down` stops it.")
             return 0
