@@ -50,3 +50,20 @@ def system(request, amqp_uri, tmp_path_factory):
     tap.close()
     fake.stop()
 
+
+
+
+@pytest.fixture(scope="module")
+def small_stack(request, amqp_uri, tmp_path_factory):
+    """`small_stack(backend, services, extra_env)`: a stack of a few services and the
+    gateway on "sqlite" or "postgresql", ARES unreachable (nothing there waits for it);
+    the caller stops it."""
+    def start(backend: str, services, extra_env=None):
+        tmp = tmp_path_factory.mktemp(f"stack-{backend}")
+        make_pg = request.getfixturevalue("make_postgres_db") if backend == "postgresql" \
+            else None
+        return start_stack(tmp, amqp_uri, database_env(backend, tmp, make_pg),
+                           services=services, fake_ares=False,
+                           extra_env={"ARES_BASE_URL": "http://127.0.0.1:9/nothing",
+                                      **(extra_env or {})})
+    return start

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from crm_common.testing import TEST_ADMIN_TOKEN, database_env, start_stack
+from crm_common.testing import TEST_ADMIN_TOKEN
 
 PASSWORD = "Heslo-pro-testy-2026"
 
@@ -24,14 +24,9 @@ class Person:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def crm(request, amqp_uri, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"access-{request.param}")
-    make_pg = request.getfixturevalue("make_postgres_db") if request.param == "postgresql" \
-        else None
-    stack = start_stack(tmp, amqp_uri, database_env(request.param, tmp, make_pg),
-                        services=("clients", "activities"), fake_ares=False,
-                        extra_env={"SETTINGS_CACHE_SECONDS": "0", "AUTH_CACHE_SECONDS": "0",
-                                   "ARES_BASE_URL": "http://127.0.0.1:9/nothing"})
+def crm(request, small_stack):
+    stack = small_stack(request.param, ("clients", "activities"),
+                        {"SETTINGS_CACHE_SECONDS": "0", "AUTH_CACHE_SECONDS": "0"})
     admin = Person(stack.url, {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"})
     people = {"admin": admin}
     for name, role in (("anna", "sales"), ("bob", "sales"), ("marie", "manager")):

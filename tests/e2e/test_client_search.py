@@ -3,17 +3,12 @@
 import pytest
 import requests
 
-from crm_common.testing import TEST_ADMIN_TOKEN, database_env, start_stack
+from crm_common.testing import TEST_ADMIN_TOKEN
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api(request, amqp_uri, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"search-{request.param}")
-    make_pg = request.getfixturevalue("make_postgres_db") if request.param == "postgresql" \
-        else None
-    stack = start_stack(tmp, amqp_uri, database_env(request.param, tmp, make_pg),
-                        services=("clients",), fake_ares=False,
-                        extra_env={"ARES_BASE_URL": "http://127.0.0.1:9/nothing"})
+def api(request, small_stack):
+    stack = small_stack(request.param, ("clients",))
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {TEST_ADMIN_TOKEN}"
     base = stack.url + "/api/v1/clients"
