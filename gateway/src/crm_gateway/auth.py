@@ -17,6 +17,7 @@ from flask import current_app, g, request
 from werkzeug.exceptions import Forbidden, MethodNotAllowed
 
 from crm_common.access import RESTRICTED_ROLES, Caller
+from crm_common.fields import unstorable_text
 
 from . import observability, permissions
 from .accounts import org_settings, sessions, store, tokens
@@ -210,11 +211,8 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-def endpoint_permission() -> str | None:
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    if view is None:
-        return None
-    return permissions.of_view(view, request.blueprint, request.method)
+def _view():
+    return current_app.view_functions.get(request.endpoint) if request.endpoint else None
 
 
 def _authenticate() -> Principal | None:
@@ -229,7 +227,7 @@ def _require_principal():
     if request.method == "OPTIONS" or is_public(request.path) or \
             isinstance(request.routing_exception, MethodNotAllowed):
         return None  # a method the path does not have is a 405 to anyone
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    view = _view()
     if getattr(view, "public", False):
         return None
     token = bearer_token()
@@ -250,7 +248,7 @@ def _require_principal():
                 sessions.CSRF_HEADER)):
         return problem(403, f"A write with the session cookie needs the header "
                             f"{sessions.CSRF_HEADER} (the csrf_token of the login).")
-    name = endpoint_permission()
+    name = permissions.of_view(view, request.blueprint, request.method) if view else None
     if name is not None and not principal.may(name):
         if not permissions.allowed(principal.role, name):
             return problem(403, f"The role {principal.role} may not do this ({name}).")
@@ -260,8 +258,8 @@ def _require_principal():
 
 
 def _storable(value) -> bool:
-    return not isinstance(value, str) or (len(value) <= 200 and "\x00" not in value and
-                                          not any("\ud800" <= c <= "\udfff" for c in value))
+    return not isinstance(value, str) or (len(value) <= 200 and
+                                          unstorable_text(value) is None)
 
 
 def init_app(app) -> None:

@@ -1,5 +1,4 @@
 """One module per resource."""
-import base64
 import json
 import uuid
 from http import HTTPStatus
@@ -8,6 +7,9 @@ from urllib.parse import urlencode
 from flask import current_app, g, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import UUIDConverter
+
+from crm_common.errors import ValidationFailed
+from crm_common.pagination import cursor_offset, offset_cursor
 
 
 class IdConverter(UUIDConverter):
@@ -157,14 +159,10 @@ def offset_of(cursor: str | None, marker: str = "o") -> int:
     if not cursor:
         return 0
     try:
-        kind, _, place = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        if kind == marker and place.isascii() and place.isdigit() and len(place) < 16:
-            return int(place)
-    except (ValueError, UnicodeError):
-        pass
-    raise invalid({"cursor": ["Not a valid cursor."]})
+        return cursor_offset(cursor, marker)
+    except ValidationFailed as exc:
+        raise invalid(exc.errors) from exc
 
 
 def page_cursor(place: int | None, marker: str = "o") -> str | None:
-    return None if place is None else \
-        base64.urlsafe_b64encode(f"{marker}|{place}".encode()).decode()
+    return None if place is None else offset_cursor(place, marker)

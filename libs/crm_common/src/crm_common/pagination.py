@@ -1,5 +1,6 @@
 """Keyset (cursor) pagination, newest first: a cursor stays valid while rows are added."""
 import base64
+import json
 from datetime import datetime
 from typing import Callable
 
@@ -47,18 +48,40 @@ def offset_page(fetch: Callable[[int, int], list], limit, cursor: str | None,
     offset. A row added before the cursor's place shifts the rest by one, which these small,
     rarely changing lists can afford."""
     limit = max(1, min(int(limit or 50), MAX_LIMIT))
-    offset = _decode_offset(cursor) if cursor else 0
+    offset = cursor_offset(cursor) if cursor else 0
     rows = fetch(offset, limit + 1)
-    next_cursor = base64.urlsafe_b64encode(f"o|{offset + limit}".encode()).decode() \
-        if len(rows) > limit else None
+    next_cursor = offset_cursor(offset + limit) if len(rows) > limit else None
     return {"items": [dump(row) for row in rows[:limit]], "next_cursor": next_cursor}
 
 
-def _decode_offset(cursor: str) -> int:
+def offset_cursor(offset: int, kind: str = "o") -> str:
+    """The cursor of a place in a list (`kind` tells lists of different orders apart)."""
+    return base64.urlsafe_b64encode(f"{kind}|{offset}".encode()).decode()
+
+
+def cursor_offset(cursor: str, kind: str = "o") -> int:
+    """The place an `offset_cursor` stands for; garbage -> ValidationFailed."""
     try:
-        kind, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        if kind != "o" or not (offset.isascii() and offset.isdigit()):
+        found, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        if found != kind or not (offset.isascii() and offset.isdigit()) or len(offset) > 15:
             raise ValueError(cursor)
         return int(offset)
     except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error
         raise ValidationFailed({"cursor": ["Not a valid cursor."]}) from exc
+
+
+def values_cursor(*values) -> str:
+    """A cursor holding the last row's sort key (JSON values)."""
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode()
+
+
+def cursor_values(cursor: str, count: int, message: str = "Not a valid cursor.") -> list:
+    """The `count` text values of a `values_cursor`; garbage -> ValidationFailed."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(values, list) and len(values) == count and \
+                all(isinstance(value, str) for value in values):
+            return values
+    except Exception:  # noqa: BLE001 - any garbage is the caller's error
+        pass
+    raise ValidationFailed({"cursor": [message]})

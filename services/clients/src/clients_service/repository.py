@@ -1,6 +1,4 @@
 """The queries of the client register, so handlers speak of clients, not of sessions."""
-import base64
-import json
 import uuid
 from datetime import datetime
 
@@ -11,7 +9,7 @@ from sqlalchemy.dialects import postgresql
 from crm_common.access import SYSTEM, Caller
 from crm_common.db import take_turns
 from crm_common.errors import Conflict, NotFound, ValidationFailed
-from crm_common.pagination import newest_first, offset_page
+from crm_common.pagination import cursor_values, newest_first, offset_page, values_cursor
 
 from .contacts import Contact, ContactLink
 from . import search, search_index
@@ -210,7 +208,7 @@ class Clients:
             .where(clients.c.archived_at.is_(None))
             .group_by(keys.kind, keys.value).having(func.count() > 1))
         if cursor:
-            kind, value = _decode_group_cursor(cursor)
+            kind, value = cursor_values(cursor, 2)
             shared = shared.where(tuple_(keys.kind, keys.value) > tuple_(kind, value))
         groups = self.session.execute(shared.order_by(keys.kind, keys.value)
                                       .limit(limit + 1)).all()
@@ -228,7 +226,7 @@ class Clients:
                     {"id": row.id, "name": row.name})
         items = [{"reason": kind, "value": value, "clients": members.get((kind, value), [])}
                  for kind, value in page]
-        next_cursor = _group_cursor(*page[-1]) if len(groups) > limit else None
+        next_cursor = values_cursor(*page[-1]) if len(groups) > limit else None
         return {"items": items, "next_cursor": next_cursor}
 
     # -- hierarchy --------------------------------------------------------------------
@@ -313,39 +311,23 @@ SORTS = {"name": clients.c.name_folded, "created_at": clients.c.created_at,
 
 def _sort_cursor(sort: str, client: Client) -> str:
     column = sort.lstrip("-")
-    value = getattr(client, "name", None) if column == "name" else getattr(client, column)
     if column == "name":
-        value = search.fold(value)[:255]
-    elif value is not None:
-        value = value.isoformat()
-    raw = json.dumps([sort, value, client.id])
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+        value = search.fold(client.name)[:255]
+    else:
+        value = getattr(client, column).isoformat()
+    return values_cursor(sort, value, client.id)
 
 
 def _decode_sort_cursor(cursor: str, sort: str, column):
-    try:
-        named, value, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if named != sort or not isinstance(last_id, str) or not isinstance(value, str):
-            raise ValueError("another order")
-        if column is not clients.c.name_folded:
-            value = datetime.fromisoformat(value)
+    named, value, last_id = cursor_values(cursor, 3, "Not a cursor of this order (sort).")
+    if named != sort:
+        raise ValidationFailed({"cursor": ["Not a cursor of this order (sort)."]})
+    if column is clients.c.name_folded:
         return value, last_id
-    except Exception as exc:  # noqa: BLE001 - any garbage is the caller's error
-        raise ValidationFailed({"cursor": ["Not a cursor of this order (sort)."]}) from exc
-
-
-def _group_cursor(kind: str, value: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([kind, value]).encode()).decode()
-
-
-def _decode_group_cursor(cursor: str) -> tuple[str, str]:
     try:
-        kind, value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(kind, str) and isinstance(value, str):
-            return kind, value
-    except Exception:  # noqa: BLE001 - any garbage is the caller's error
-        pass
-    raise ValidationFailed({"cursor": ["Not a valid cursor."]})
+        return datetime.fromisoformat(value), last_id
+    except ValueError as exc:
+        raise ValidationFailed({"cursor": ["Not a cursor of this order (sort)."]}) from exc
 
 
 def visible_clients(query, caller: Caller):

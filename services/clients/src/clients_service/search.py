@@ -33,15 +33,25 @@ def _phone_tokens(phone: str) -> list[str]:
     return tokens
 
 
+def _values(entries) -> list[str]:
+    """The values of a client's e-mails or phones (`{value, label}` entries or plain)."""
+    values = (entry.get("value") if isinstance(entry, dict) else entry
+              for entry in entries or ())
+    return [value for value in values if value]
+
+
+def _getter(client):
+    """`name -> value` of a client given as a mapping (a row) or an object."""
+    return client.get if isinstance(client, dict) else lambda name: getattr(client, name)
+
+
 def document(name, ico=None, dic=None, emails=(), phones=(), people=()) -> str:
     """The searchable text of a client: its name, IČO, DIČ, e-mails, phones and the names
     of its contact persons."""
     parts = [fold(name), ico or "", fold(dic)]
-    parts += [fold(entry.get("value") if isinstance(entry, dict) else entry)
-              for entry in emails or ()]
-    for entry in phones or ():
-        value = entry.get("value") if isinstance(entry, dict) else entry
-        parts += _phone_tokens(value or "")
+    parts += [fold(value) for value in _values(emails)]
+    for value in _values(phones):
+        parts += _phone_tokens(value)
     parts += [fold(person) for person in people]
     return " ".join(part for part in parts if part)
 
@@ -65,7 +75,7 @@ def digits_of(query: str) -> str | None:
 def derived(client, people=()) -> dict:
     """The columns a client is searched, sorted and filtered by, from its fields (a
     mapping or an object) and its contact persons' names."""
-    get = client.get if isinstance(client, dict) else lambda name: getattr(client, name)
+    get = _getter(client)
     address = get("registered_address") or get("contact_address") or {}
     return {"search_text": document(get("name"), get("ico"), get("dic"), get("emails"),
                                     get("phones"), people),
@@ -95,16 +105,9 @@ def name_key(name: str | None) -> str:
 def duplicate_keys(client) -> set[tuple[str, str]]:
     """What two clients that are one share: an e-mail, a phone, the name without its legal
     form (each a `(kind, value)`)."""
-    get = client.get if isinstance(client, dict) else lambda name: getattr(client, name)
-    keys = set()
-    for entry in get("emails") or ():
-        value = entry.get("value") if isinstance(entry, dict) else entry
-        if value:
-            keys.add(("email", value.strip().lower()[:254]))
-    for entry in get("phones") or ():
-        value = entry.get("value") if isinstance(entry, dict) else entry
-        if value:
-            keys.add(("phone", value.split(";")[0][:40]))
+    get = _getter(client)
+    keys = {("email", value.strip().lower()[:254]) for value in _values(get("emails"))}
+    keys |= {("phone", value.split(";")[0][:40]) for value in _values(get("phones"))}
     name = name_key(get("name"))
     if name:
         keys.add(("name", name))
