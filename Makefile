@@ -39,11 +39,14 @@ down:
 test: install broker database
 	$(BIN)/pytest
 
-# every path next to its raw py-amqp floor, and the gateway under HTTP load (wrk) next to
-# gunicorn serving a static answer; QUICK=1 for a short run (under five minutes);
-# writes docs/benchmarks.md and var/bench/results.json
+# every path next to its raw py-amqp floor, the gateway under HTTP load (wrk) next to
+# gunicorn serving a static answer, and a million generated clients read through the
+# gateway next to the same SQL; QUICK=1 for a short run; PHASES=scale (comma-separated,
+# see bench/settings.py) for some phases only; writes docs/benchmarks.md and
+# var/bench/results.json
 bench: install broker database wrk
-	BENCH_QUICK=$(QUICK) BENCH_COMMAND="make bench$(if $(QUICK), QUICK=$(QUICK),)" \
+	BENCH_QUICK=$(QUICK) BENCH_PHASES=$(PHASES) \
+	BENCH_COMMAND="make bench$(if $(QUICK), QUICK=$(QUICK),)$(if $(PHASES), PHASES=$(PHASES),)" \
 	$(BIN)/python -m bench
 
 # the fault suite with a longer stream per scenario; writes docs/reliability.md (also when a

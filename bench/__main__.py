@@ -1,7 +1,11 @@
 """`make bench` (`python -m bench`; `make bench QUICK=1` for a short run): every path of the
-plumbing next to its raw py-amqp floor, both measured in this run, in a private vhost.
+plumbing next to its raw py-amqp floor, both measured in this run, in a private vhost, and
+the client register at scale next to its SQL.
 
-Writes var/bench/results.json and docs/benchmarks.md (see bench/report.py for the fields).
+Some phases only: `python -m bench scale` (`make bench PHASES=scale`, BENCH_PHASES=scale);
+the phases are those of settings.PHASES. Writes var/bench/results.json and
+docs/benchmarks.md (see bench/report.py for the fields; a run of some phases keeps the
+others' figures there).
 """
 import os
 import platform
@@ -19,7 +23,7 @@ from . import floors, report
 from .databases import Databases
 from .phases import Phases
 from .procfs import machine
-from .settings import Sizes, quick
+from .settings import PHASES, Sizes, quick
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "var" / "bench" / "results.json"
@@ -33,7 +37,17 @@ def versions(amqp_uri: str, databases: Databases) -> dict:
                ("nameko", "amqp", "kombu", "SQLAlchemy")}}
 
 
+def chosen_phases() -> list[str]:
+    """The phases named on the command line or in BENCH_PHASES; all of them by default."""
+    named = sys.argv[1:] or [p for p in os.environ.get("BENCH_PHASES", "").split(",") if p]
+    unknown = sorted(set(named) - set(PHASES))
+    if unknown:
+        sys.exit(f"bench: no phase {', '.join(unknown)} (phases: {', '.join(PHASES)})")
+    return [phase for phase in PHASES if phase in named] or list(PHASES)
+
+
 def main() -> None:
+    names = chosen_phases()
     sizes = Sizes.from_env()
     started, started_at = time.monotonic(), report.now()
     amqp_uri, vhost = create_vhost("crm-bench")
@@ -42,13 +56,15 @@ def main() -> None:
     try:
         run = {"time": started_at, "machine": machine(), "cpu_count": os.cpu_count(),
                "versions": versions(amqp_uri, databases),
-               "command": os.environ.get("BENCH_COMMAND") or "python -m bench",
+               "command": os.environ.get("BENCH_COMMAND") or " ".join(
+                   ["python -m bench", *sys.argv[1:]]),
                "quick": quick(), "sizes": sizes.describe(),
+               "scale_sizes": sizes.describe_scale(),
                "http_seconds": sizes.http_seconds}
         print(f"bench: {run['sizes']}", file=sys.stderr)
         phases = Phases(amqp_uri, tmp, databases, sizes)
         metrics, run["errors"] = [], []
-        for phase in (phases.outbox, phases.backlog, phases.whole_stack, phases.gateway):
+        for phase in (getattr(phases, name) for name in names):
             try:  # one broken path must not cost the figures of the others
                 metrics += phase()
             except Exception as exc:  # noqa: BLE001 - reported, and the exit status says so
@@ -64,7 +80,10 @@ def main() -> None:
     run["load_average_range"] = f"{min(loads):.2f}-{max(loads):.2f}"
     report.write_json(RESULTS, metrics, run)
     report.write_markdown(DOC, metrics, run)
-    print("\n".join(report.table(metrics) + [""] + report.memory_table(metrics)))
+    for section in (None, report.SCALE_SECTION):
+        if any(m.section == section for m in metrics):
+            print("\n".join(report.table(metrics, section) + [""] +
+                            report.memory_table(metrics, section)))
     print(f"{len(metrics)} figures in {run['seconds']:.0f} s; written to "
           f"{RESULTS.relative_to(ROOT)} and {DOC.relative_to(ROOT)}", file=sys.stderr)
     if run["errors"]:

@@ -67,6 +67,8 @@ class FixedRate:
     errors: int  # answers other than 200, and failed connections
     incomplete: int = 0  # 200 answers with `incomplete` in their body
     failures: dict[str, int] = field(default_factory=dict)  # what the errors were
+    # (ms, place of its URL): the slowest answer of each of the five slowest URLs
+    slowest: list[tuple[float, int]] = field(default_factory=list)
 
     def __str__(self):
         return (f"{self.achieved:,.0f} of {self.rate:,.0f} req/s: p50 {self.p50_ms:.1f} ms, "
@@ -108,35 +110,43 @@ def wrk(url: str, seconds: float, connections: int, token: str | None = None,
     return result
 
 
-def fixed_rate(url: str, rate: float, seconds: float, token: str | None = None,
+def fixed_rate(url: str | list[str], rate: float, seconds: float, token: str | None = None,
                connections: int = 64, warm_connections: int = 4,
                incomplete: bytes | None = None) -> FixedRate:
     """GET `url` `rate` times a second for `seconds`, open loop (see the module's doc);
-    raises when any request failed. An answer whose body holds `incomplete` is counted
-    (a client card with a section the services did not deliver in time)."""
-    result = asyncio.run(_fixed_rate(url, rate, seconds, token, connections,
+    raises when any request failed. Several URLs (of one server) are asked in turn, one
+    after the other. An answer whose body holds `incomplete` is counted (a client card
+    with a section the services did not deliver in time)."""
+    urls = [url] if isinstance(url, str) else list(url)
+    result = asyncio.run(_fixed_rate(urls, rate, seconds, token, connections,
                                      warm_connections, incomplete))
     if result.errors:
-        raise RuntimeError(f"{url}: {result.errors} of {result.requests} requests failed "
-                           f"at {rate:g} req/s: {result.failures}")
+        raise RuntimeError(f"{urls[0]}{' ...' if len(urls) > 1 else ''}: {result.errors} of "
+                           f"{result.requests} requests failed at {rate:g} req/s: "
+                           f"{result.failures}")
     return result
 
 
-async def _fixed_rate(url, rate, seconds, token, connections, warm_connections,
+async def _fixed_rate(urls, rate, seconds, token, connections, warm_connections,
                       incomplete) -> FixedRate:
-    parts = urlsplit(url)
+    parts = urlsplit(urls[0])
     host, port = parts.hostname, parts.port or 80
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
     headers = f"Host: {parts.netloc}\r\nAccept: application/json\r\n"
     if token:
         headers += f"Authorization: Bearer {token}\r\n"
-    request = f"GET {path} HTTP/1.1\r\n{headers}\r\n".encode()
+
+    def request_of(url: str) -> bytes:
+        target = urlsplit(url)
+        path = target.path + (f"?{target.query}" if target.query else "")
+        return f"GET {path} HTTP/1.1\r\n{headers}\r\n".encode()
+    requests = [request_of(url) for url in urls]
     loop = asyncio.get_running_loop()
     # (connection, when it was last used), the most recently used last
     idle: list[tuple[tuple, float]] = []
     opened = 0
     freed = asyncio.Condition()
     latencies: list[float] = []
+    by_place: list[tuple[float, int]] = []  # (latency, which URL)
     errors = partial = 0
     failures: dict[str, int] = {}  # what went wrong, for the message
 
@@ -182,7 +192,7 @@ async def _fixed_rate(url, rate, seconds, token, connections, warm_connections,
                 idle.append((conn, loop.time()))
             freed.notify()
 
-    async def exchange(conn) -> tuple[int, bytes]:
+    async def exchange(conn, request: bytes) -> tuple[int, bytes]:
         reader, writer = conn
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
@@ -194,8 +204,9 @@ async def _fixed_rate(url, rate, seconds, token, connections, warm_connections,
         body = await reader.readexactly(length)
         return int(head[9:12]), body
 
-    async def one(due: float):
+    async def one(due: float, place: int):
         nonlocal partial
+        request = requests[place]
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -206,7 +217,7 @@ async def _fixed_rate(url, rate, seconds, token, connections, warm_connections,
                 failed(f"connect: {type(exc).__name__}")
                 return
             try:
-                status, body = await exchange(conn)
+                status, body = await exchange(conn, request)
             except (OSError, asyncio.IncompleteReadError) as exc:
                 conn[1].close()
                 await give(None)
@@ -215,6 +226,7 @@ async def _fixed_rate(url, rate, seconds, token, connections, warm_connections,
                 failed(f"{type(exc).__name__}")
                 return
             latencies.append(loop.time() - due)
+            by_place.append((latencies[-1], place))
             await give(conn)
             if status != 200:
                 failed(f"status {status}")
@@ -227,24 +239,31 @@ async def _fixed_rate(url, rate, seconds, token, connections, warm_connections,
         # starts: gthread hands a new connection to a thread that waits for its first
         # request, so one opened and left idle would hold a thread
         conn = await asyncio.open_connection(host, port)
-        await exchange(conn)
+        await exchange(conn, requests[0])
         idle.append((conn, loop.time()))
         opened += 1
     count = max(1, int(rate * seconds))
     start = loop.time() + 0.05
     started = time.monotonic()
-    await asyncio.gather(*(one(start + i / rate) for i in range(count)))
+    await asyncio.gather(*(one(start + i / rate, i % len(requests)) for i in range(count)))
     elapsed = time.monotonic() - started
     for (_, writer), _ in idle:
         writer.close()
     latencies.sort()
+    worst: dict[int, float] = {}
+    for latency, place in sorted(by_place, reverse=True):
+        worst.setdefault(place, latency)
+        if len(worst) == 5:
+            break
     if not latencies:
         return FixedRate(rate, 0.0, 0.0, 0.0, 0.0, count, errors or count, failures=failures)
     return FixedRate(rate=rate, achieved=len(latencies) / elapsed,
                      p50_ms=1000 * percentile(latencies, 50),
                      p99_ms=1000 * percentile(latencies, 99),
                      max_ms=1000 * latencies[-1], requests=count, errors=errors,
-                     incomplete=partial, failures=failures)
+                     incomplete=partial, failures=failures,
+                     slowest=[(round(1000 * latency, 1), place)
+                              for place, latency in worst.items()])
 
 
 def percentile(ordered: list[float], q: float) -> float:

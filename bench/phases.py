@@ -5,13 +5,15 @@ from pathlib import Path
 from crm_common.stack import SERVICES
 from crm_common.testing import start_stack
 
-from . import backlog, bulk, floors, gateway_load, http_load, relay, rpc
+from . import backlog, bulk, floors, gateway_load, http_load, relay, rpc, scale
+from .client_loader import ScaleDatabase
 from .databases import Databases
 from .payloads import outbox_payload
 from .procfs import tree_peak_memory_mib
 from .report import GATEWAY_SECTION, LOWER, Metric
 from .sampling import Sample, alternate, metric
-from .settings import CARD_RATE, FIXED_RATE, HTTP_CONNECTIONS, WINDOW, Sizes
+from .settings import (CARD_RATE, FIXED_RATE, HTTP_CONNECTIONS, SCALE_FLOOR_REPEATS,
+                       SCALE_RATE, WINDOW, Sizes, keep_scale_database)
 
 DIALECTS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 BACKLOG_NOTES = {
@@ -205,6 +207,38 @@ class Phases:
                             for s in floor_runs]
             metrics += _gateway_metrics(label, worker_class, samples, class_floors)
         return metrics + memory
+
+    def scale(self) -> list[Metric]:
+        """The client register at scale (bench/scale.py): generated clients loaded into
+        PostgreSQL (or a kept database reused), reads through the gateway next to the
+        same SQL run directly."""
+        n = self.sizes.scale_clients
+        database = ScaleDatabase(n)
+        say(f"client register at scale: {n:,} clients into {database.name}")
+        try:
+            loaded = database.prepare()
+            say(f"  {loaded}" if loaded else "  a kept database with these clients: reused")
+            paths = scale.latency_paths(n)
+            captured = scale.capture(database.url, paths)
+            stack = start_stack(self.tmp / "scale", self.amqp_uri,
+                                {"CLIENTS_DATABASE_URL": database.url}, services=("clients",),
+                                fake_ares=False)
+            try:
+                floor_runs, runs = alternate(
+                    lambda: scale.floor(database.url, captured, SCALE_FLOOR_REPEATS),
+                    {"gateway": lambda: scale.project(stack.url, paths, SCALE_RATE,
+                                                      self.sizes.scale_seconds,
+                                                      captured.exported,
+                                                      stack.procs["gateway"].pid)},
+                    self.sizes.rounds)
+                memory = {f"{key} after the exports": tree_peak_memory_mib(proc.pid)
+                          for key, proc in stack.procs.items()}
+            finally:
+                stack.stop()
+        finally:
+            if not keep_scale_database():
+                database.drop()
+        return scale.metrics(n, floor_runs, runs["gateway"], captured, memory, loaded)
 
 
 def _gateway_metrics(label: str, worker_class: str, samples, floors) -> list[Metric]:

@@ -67,9 +67,15 @@ def best(samples: list[float], better: str) -> float:
 
 
 def write_json(path: Path, metrics: list[Metric], run: dict) -> None:
-    """A list, one entry per metric, each carrying the run's metadata (`run`)."""
+    """A list, one entry per metric, each carrying the run's metadata (`run`). A run of
+    only the scale phase (or of only the others) keeps the other part's entries of the
+    last run that measured them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = [dict(metric.as_dict(), run=run) for metric in metrics]
+    measured = {metric.section == SCALE_SECTION for metric in metrics}
+    if path.exists() and len(measured) == 1:
+        entries += [entry for entry in json.loads(path.read_text())
+                    if (entry.get("section") == SCALE_SECTION) not in measured]
     path.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -197,10 +203,10 @@ def table(metrics: list[Metric], section: str | None = None) -> list[str]:
     return lines
 
 
-def memory_table(metrics: list[Metric]) -> list[str]:
+def memory_table(metrics: list[Metric], section: str | None = None) -> list[str]:
     """Peak memory has no floor and no target: its own short table."""
     rows = [f"| {m.name.removeprefix('peak memory (VmHWM) of ')} | {m.value:.0f} |"
-            for m in metrics if is_memory(m)]
+            for m in metrics if is_memory(m) and m.section == section]
     return ["| process, after | VmHWM MiB |", "|---|---|", *rows] if rows else []
 
 
@@ -256,10 +262,22 @@ def gateway_section(metrics: list[Metric], run: dict) -> list[str]:
     ]
 
 
-def markdown(metrics: list[Metric], run: dict) -> str:
+SCALE_SECTION = "scale"
+SCALE_HEADING = "## The client register at scale"
+
+
+def scale_section(metrics: list[Metric], run: dict) -> list[str]:
+    from .scale_report import section
+    return section(metrics, run)
+
+
+def markdown(metrics: list[Metric], run: dict, scale_text: str | None = None) -> str:
+    """The whole document; `scale_text`: the scale section as written (when this run did
+    not measure it)."""
     versions = run["versions"]
     machine = run["machine"]
-    notes = [f"- {m.name}: {m.note}" for m in metrics if m.note]
+    notes = [f"- {m.name}: {m.note}" for m in metrics
+             if m.note and m.section != SCALE_SECTION]
     lines = [
         "# Benchmarks", "",
         f"Measured by `{run['command']}` (code in `bench/`) on {run['time']}, in "
@@ -273,6 +291,8 @@ def markdown(metrics: list[Metric], run: dict) -> str:
         *memory_table(metrics), "",
         *account_table(metrics),
         *gateway_section(metrics, run),
+        *(scale_section(metrics, run) or ([scale_text.rstrip("\n"), ""] if scale_text
+                                          else [])),
         *(["Notes:", "", *notes, ""] if notes else []),
         *([f"**Failed** (no figures): {'; '.join(run['errors'])}", ""]
           if run.get("errors") else []),
@@ -292,7 +312,26 @@ def markdown(metrics: list[Metric], run: dict) -> str:
 
 
 def write_markdown(path: Path, metrics: list[Metric], run: dict) -> None:
-    path.write_text(markdown(metrics, run))
+    """The document; a run of only the scale phase rewrites only its section, a run
+    without it keeps the section the document has."""
+    old = path.read_text() if path.exists() else ""
+    kept = _section(old, SCALE_HEADING)
+    if metrics and all(m.section == SCALE_SECTION for m in metrics) and old:
+        new = "\n".join(scale_section(metrics, run)) + "\n"
+        text = old.replace(kept, new) if kept else \
+            old.replace(LIMITS.splitlines()[0], new + LIMITS.splitlines()[0], 1)
+    else:
+        text = markdown(metrics, run, kept)
+    path.write_text(text)
+
+
+def _section(text: str, heading: str) -> str:
+    """A section of the document: its heading to the next one of its level."""
+    start = text.find(heading + "\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(heading))
+    return text[start:end + 1 if end >= 0 else len(text)]
 
 
 def now() -> str:

@@ -5,9 +5,12 @@ from dataclasses import dataclass
 
 FULL = {"events": 20_000, "backlog": 10_000, "bulk": 5_000, "rpc_calls": 2_000, "rounds": 3,
         "bulk_dialects": "sqlite,postgresql", "http_seconds": 6,
-        "gateway_workers": "gthread,gevent"}
+        "gateway_workers": "gthread,gevent", "scale_clients": 1_000_000, "scale_seconds": 20}
 QUICK = {"events": 5_000, "backlog": 2_500, "bulk": 1_000, "rpc_calls": 500, "rounds": 2,
-         "bulk_dialects": "sqlite", "http_seconds": 4, "gateway_workers": "gthread"}
+         "bulk_dialects": "sqlite", "http_seconds": 4, "gateway_workers": "gthread",
+         "scale_clients": 50_000, "scale_seconds": 8}
+# the phases of a run, in order (`python -m bench scale`, BENCH_PHASES=scale: some of them)
+PHASES = ("outbox", "backlog", "whole_stack", "gateway", "scale")
 
 WINDOW = 100  # publisher confirms in flight, as RabbitMQ PerfTest runs them
 # nameko's RPC consumer prefetches max_workers messages (services/*/config.yaml: 10); the
@@ -20,6 +23,15 @@ PREFETCH = 10
 HTTP_CONNECTIONS = 16
 FIXED_RATE = 200  # requests/s, the issue's load for the p99 target
 CARD_RATE = 50  # requests/s, the card's latency where one clients process keeps up
+# the client register at scale (bench/scale.py): the rate of each latency run, and how
+# many times the floor runs each request of a set
+SCALE_RATE = 10
+SCALE_FLOOR_REPEATS = 3
+
+
+def keep_scale_database() -> bool:
+    """BENCH_SCALE_KEEP=1: the loaded database stays for the next run (which reuses it)."""
+    return os.environ.get("BENCH_SCALE_KEEP", "").lower() not in ("", "0", "false", "no")
 
 
 def quick() -> bool:
@@ -36,6 +48,8 @@ class Sizes:
     bulk_dialects: tuple[str, ...]
     http_seconds: int  # each HTTP load run (wrk, and each fixed rate)
     gateway_workers: tuple[str, ...]  # gunicorn worker classes measured
+    scale_clients: int  # generated clients of the scale phase
+    scale_seconds: int  # each of its latency runs
 
     @classmethod
     def from_env(cls) -> "Sizes":
@@ -49,11 +63,17 @@ class Sizes:
                    rpc_calls=pick("rpc_calls"), rounds=max(1, pick("rounds")),
                    bulk_dialects=tuple(d for d in pick("bulk_dialects").split(",") if d),
                    http_seconds=pick("http_seconds"),
-                   gateway_workers=tuple(w for w in pick("gateway_workers").split(",") if w))
+                   gateway_workers=tuple(w for w in pick("gateway_workers").split(",") if w),
+                   scale_clients=pick("scale_clients"), scale_seconds=pick("scale_seconds"))
 
     def describe(self) -> str:
         return (f"{self.events:,} outbox events, backlog of {self.backlog:,}, {self.bulk:,} "
                 f"bulk clients ({', '.join(self.bulk_dialects)}), {self.rpc_calls:,} RPC calls, "
                 f"HTTP load runs of {self.http_seconds} s (gunicorn "
-                f"{', '.join(self.gateway_workers) or 'not measured'}); "
-                f"{self.rounds} project round(s) per path")
+                f"{', '.join(self.gateway_workers) or 'not measured'}), "
+                f"{self.scale_clients:,} clients at scale; {self.rounds} project round(s) "
+                "per path")
+
+    def describe_scale(self) -> str:
+        return (f"{self.scale_clients:,} clients, latency runs of {self.scale_seconds} s, "
+                f"{self.rounds} round(s)")

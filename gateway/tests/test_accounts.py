@@ -449,6 +449,8 @@ def test_a_hidden_parent_is_no_parent_on_the_card(client, rpc):
     rpc.answers[("clients", "list_contacts")] = {"items": [], "next_cursor": None}
     rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
     rpc.answers[("activities", "timeline")] = {"items": [], "next_cursor": None}
+    rpc.answers[("deals", "list")] = {"items": [], "next_cursor": None}
+    rpc.answers[("deals", "client_summary")] = {"open_count": 0}
     card = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH).json
     assert card["parent"] == {"status": "ok", "client": None}
 

@@ -437,9 +437,16 @@ def test_the_card_brings_every_section_together(client, rpc):
     rpc.answers[("clients", "list_contacts")] = {"items": [{"id": "k1"}], "next_cursor": None}
     rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
     rpc.answers[("activities", "timeline")] = {"items": [{"id": "t1"}], "next_cursor": "c"}
+    rpc.answers[("deals", "list")] = {"items": [{"id": "d1"}], "next_cursor": None}
+    rpc.answers[("deals", "client_summary")] = {"client_id": CLIENT["id"], "open_count": 1}
     response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
     assert response.status_code == 200, response.json
     card = response.json
+    assert card["open_deals"] == {"status": "ok", "items": [{"id": "d1"}], "next_cursor": None}
+    assert card["deal_summary"] == {"status": "ok", "client_id": CLIENT["id"], "open_count": 1}
+    assert [c[2]["filters"]["status"] for c in rpc.calls if c[:2] == ("deals", "list")] == [
+        "open", "closed"]
+    assert card["closed_deals"]["status"] == "ok"
     assert card["client"]["id"] == CLIENT["id"]
     assert card["parent"] == {"status": "ok", "client": parent}
     assert card["contacts"] == {"status": "ok", "items": [{"id": "k1"}], "next_cursor": None}
@@ -452,6 +459,8 @@ def test_a_section_that_does_not_answer_is_unavailable_not_an_error(client, rpc)
     rpc.answers[("clients", "list_contacts")] = {"items": [], "next_cursor": None}
     rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
     rpc.answers[("activities", "timeline")] = RpcTimeout("activities.timeline")
+    rpc.answers[("deals", "list")] = {"items": [], "next_cursor": None}
+    rpc.answers[("deals", "client_summary")] = {"open_count": 0}
     response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
     assert response.status_code == 200
     assert response.json["timeline"] == {"status": "unavailable"}
@@ -519,6 +528,8 @@ def test_export_csv_streams_every_page_with_a_bom_semicolons_and_no_formulas(cli
                      "Praha"],
                     ["Dvořák; a syn", "", "", "", ""]]
     assert rpc.calls[-1][2]["filters"] == {"tags": ["VIP"]}
+    assert rpc.calls[-1][2]["fields"] == ["name", "ico", "tags", "vat_payer",
+                                          "registered_address", "contact_address"]
 
 
 def test_export_xlsx_opens_in_openpyxl_with_english_headers(client, rpc):

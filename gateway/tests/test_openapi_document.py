@@ -52,7 +52,9 @@ def test_record_ids_are_documented_as_uuids(spec):
     parameters = [p for path, item in spec["paths"].items()
                   for p in item.get("parameters", []) if p["in"] == "path"]
     assert {p["name"] for p in parameters} == {"client_id", "contact_id", "definition_id",
-                                                   "user_id", "token_id", "view_id"}
+                                                   "user_id", "token_id", "view_id",
+                                                   "deal_id", "pipeline_id", "stage_id",
+                                                   "reason_id"}
     assert all(p["schema"] == {"type": "string", "format": "uuid"} for p in parameters)
 
 

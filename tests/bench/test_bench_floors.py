@@ -71,3 +71,21 @@ def test_quick_sizes_are_a_quarter_or_less(monkeypatch):
 def test_backlog_floor_takes_the_handlers_own_prefetch():
     from bench.backlog import handler_prefetch
     assert handler_prefetch() >= 1
+
+
+def test_a_run_of_some_phases_keeps_the_figures_of_the_others(tmp_path):
+    main = Metric("relay", 600.0, "events/s", floor=1000.0, target=0.5)
+    scale = Metric("name search p50", 30.0, "ms", floor=15.0, better=LOWER, target=50,
+                   target_on="value", section=report.SCALE_SECTION)
+    doc, results = tmp_path / "benchmarks.md", tmp_path / "results.json"
+    for metrics in ([main], [scale]):  # everything else, then the scale phase alone
+        report.write_markdown(doc, metrics, RUN)
+        report.write_json(results, metrics, RUN)
+    text = doc.read_text()
+    assert "| relay | 600 events/s" in text and "| name search p50 | 30 ms" in text
+    assert text.index(report.SCALE_HEADING) < text.index("## Where the remaining limits")
+    assert {entry["name"] for entry in json.loads(results.read_text())} == {
+        "relay", "name search p50"}
+    report.write_markdown(doc, [main], RUN)  # a run without the scale phase keeps it
+    assert "| name search p50 | 30 ms" in doc.read_text()
+    assert doc.read_text().count(report.SCALE_HEADING) == 1

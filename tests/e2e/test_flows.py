@@ -1,5 +1,6 @@
 """The foundation's user flows 1-6, through the gateway, with every service running."""
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -226,3 +227,30 @@ def test_a_batch_creates_each_valid_client_once_with_its_timeline_and_enrichment
         "SAD s.r.o."
     names = {c["name"] for c in system.api.get("/api/v1/clients?limit=500").json()["items"]}
     assert sum(1 for n in names if n.startswith("Dávka ")) == 147
+
+
+def _raw(url: str, request: bytes) -> tuple[int, dict, dict]:
+    """Send `request` as written (no HTTP client would send it) and read the answer."""
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, json.loads(body)
+
+
+def test_requests_refused_before_the_api_are_problem_details_too(system):
+    """gunicorn refuses a malformed request before the app sees it: still problem+json."""
+    status, headers, body = _raw(system.stack.url, b"GET /api/v1/pipelines HTTP/1.1\r\n"
+                                 b"Host: crm\r\nContent-Length: um\r\n\r\n")
+    assert (status, headers["content-type"]) == (400, "application/problem+json")
+    assert body["status"] == 400 and "CONTENT-LENGTH" in body["detail"]
+
+    status, headers, body = _raw(system.stack.url, b"GET /api/v1/clients?q=" + b"x" * 9000
+                                 + b" HTTP/1.1\r\nHost: crm\r\n\r\n")
+    assert (status, headers["content-type"]) == (414, "application/problem+json")
+    assert body["title"] == "URI Too Long"

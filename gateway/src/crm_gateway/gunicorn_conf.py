@@ -22,9 +22,10 @@ from the pool's shared fan-out threads. With gthread keep THREADS + 8 at or belo
 gevent nothing but that bound limits the requests in flight, and the ones past it wait for a
 connection (503 after their deadline). See docs/operations.md.
 """
+import json
 import os
 
-from gunicorn import glogging
+from gunicorn import glogging, util
 
 from crm_common.context import LOG_FORMAT, CorrelationFilter, OneLineFormatter
 
@@ -67,6 +68,21 @@ class Logger(glogging.Logger):
 
 
 logger_class = Logger
+
+
+def write_problem(sock, status_int, reason, mesg):
+    """gunicorn's own refusals (a malformed header, a request line past its limit: before
+    the app runs) as problem details like every other error, not gunicorn's HTML page."""
+    body = json.dumps({"type": "about:blank", "title": reason, "status": status_int,
+                       "detail": mesg or reason}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/problem+json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin1")
+    util.write_nonblock(sock, head + body)
+
+
+# the workers answer these through `util.write_error` (gunicorn.workers.base.handle_error)
+util.write_error = write_problem
 # no `gunicornc` socket: the stack and the orchestrators drive it with signals, and several
 # gateways (tests, benchmarks) on one machine would share its default path
 control_socket_disable = True

@@ -20,6 +20,10 @@ MATRIX = {
     "contacts.erase": ADMINS,
     "custom_fields.read": EVERYONE,
     "custom_fields.write": ADMINS,
+    "deals.read": EVERYONE,
+    "deals.write": STAFF,
+    "pipelines.read": EVERYONE,
+    "pipelines.write": frozenset({"admin", "manager"}),  # the sales process and its stages
     "activities.read": EVERYONE,
     "activities.write": STAFF,
     "users.read": EVERYONE,  # names for the owner and assignee pickers
@@ -40,7 +44,8 @@ MATRIX = {
 BLUEPRINT_RESOURCES = {"clients": "clients", "contacts": "contacts",
                        "custom_fields": "custom_fields", "status": "status",
                        "users": "users", "tokens": "tokens", "settings": "settings",
-                       "audit": "audit", "auth": "account", "views": "views"}
+                       "audit": "audit", "auth": "account", "views": "views",
+                       "deals": "deals", "pipelines": "pipelines"}
 
 RESOURCES = sorted({name.split(".")[0] for name in MATRIX})
 

@@ -6,6 +6,7 @@ from flask import Response, current_app, g, json, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, UnprocessableEntity
 
+from crm_common.errors import CrmError
 from crm_common.rpc import BrokerBlocked, NotSent, RemoteError, RpcTimeout
 
 PROBLEM_MIME = "application/problem+json"
@@ -124,6 +125,11 @@ def from_remote_error(error: RemoteError) -> Response:
     return problem(status, _remote_detail(error), type_=type_, **_conflict_details(error))
 
 
+def from_own_check(error: CrmError) -> Response:
+    """A check the gateway makes itself (a deal's client) refuses as a service would."""
+    return from_remote_error(RemoteError(type(error).__name__, str(error), list(error.args)))
+
+
 def _conflict_details(error: RemoteError) -> dict:
     """What a 409 names besides its message: the record already holding the value."""
     details = error.args_[1] if error.exc_type == "Conflict" and len(error.args_ or ()) > 1 \
@@ -203,6 +209,7 @@ def from_unexpected(error: Exception) -> Response:
 def init_app(app) -> None:
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(RemoteError, from_remote_error)
+    app.register_error_handler(CrmError, from_own_check)
     app.register_error_handler(RpcTimeout, from_timeout)
     app.register_error_handler(NotSent, from_not_sent)
     app.register_error_handler(OperationalError, from_database_error)

@@ -6,6 +6,7 @@ nothing was done; `RpcTimeout` - the outcome is unknown.
 """
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import amqp.exceptions
 import kombu.exceptions
@@ -56,10 +57,31 @@ def context() -> dict:
 
 def call(service: str, method: str, **kwargs):
     """Call `service.method(**kwargs)`; RemoteError/RpcTimeout/NotSent on failure."""
+    return _call(pool(), context(), service, method, kwargs)
+
+
+# a call started ahead, for each request thread of a worker (gunicorn_conf's threads)
+_ahead = ThreadPoolExecutor(8, thread_name_prefix="rpc-ahead")
+
+
+def call_ahead(service: str, method: str, **kwargs) -> Future:
+    """`call`, started now in a thread of its own; `.result()` answers or raises as `call`
+    does (an export asks for its next page while it writes this one). The request's
+    context is taken here."""
+    rpc, request_context = pool(), context()
+    app = current_app._get_current_object()
+
+    def run():
+        with app.app_context():
+            return _call(rpc, request_context, service, method, kwargs)
+    return _ahead.submit(run)
+
+
+def _call(rpc, request_context: dict, service: str, method: str, kwargs: dict):
     started = time.perf_counter()
     outcome = "ok"
     try:
-        return pool().call(service, method, kwargs, context=context())
+        return rpc.call(service, method, kwargs, context=request_context)
     except RemoteError as exc:
         outcome = exc.exc_type or "error"
         raise

@@ -209,6 +209,39 @@ class ClientPatchSchema(ClientFieldsSchema):
                                                "value again"})
 
 
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+SIDE = validate.OneOf(("source", "target"))
+# what a merge picks a side of (clients_service.merge: SINGLE, UNITED)
+MERGE_SINGLE = ("kind", "name", "ico", "dic", "vat_payer", "legal_form", "legal_form_name",
+                "nace", "registered_address", "website", "description", "industry",
+                "relationship", "category", "owner_id", "parent_id", "contact_address",
+                "billing", "contact_preferences")
+MERGE_UNITED = ("emails", "phones", "tags", "delivery_addresses", "bank_accounts")
+
+
+class MergeFieldsSchema(StrictSchema):
+    """Whose value each field keeps: `source` or `target`. A field not named keeps the
+    target's value, or takes the source's where the target has none (except the register's
+    fields of a client with an IČO: the register fills those). Lists are united, the named
+    side's entries first (so its first e-mail and phone become `email` and `phone`)."""
+    class Meta:
+        include = {name: fields.String(validate=SIDE) for name in MERGE_SINGLE + MERGE_UNITED}
+
+    custom_fields = fields.Dict(keys=fields.String(), values=fields.String(validate=SIDE),
+                                metadata={"description": "per custom field key (a key "
+                                          "neither client has changes nothing)"})
+
+
+class ClientMergeSchema(StrictSchema):
+    """A duplicate (`source_id`) merged into this client (the target, which stays)."""
+    source_id = fields.String(required=True, validate=FullMatch(UUID, error="A client's id."),
+                              metadata={"format": "uuid", "description": "the duplicate"})
+    fields = fields.Nested(MergeFieldsSchema, load_default=dict,
+                           metadata={"example": {"name": "source", "emails": "target"}})
+
+
 MAX_BATCH = 1000
 
 
@@ -317,6 +350,9 @@ class ClientSchema(Schema):
     archived_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     erased_at = fields.String(allow_none=True, metadata={
         "format": "date-time", "description": "set once the person's data was erased"})
+    merged_into = fields.String(allow_none=True, metadata={
+        "format": "uuid", "description": "set once the client was merged into that one "
+                                         "(it is archived, and GET answers 301 there)"})
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
     version = fields.Integer(metadata={"description": "Also the weak ETag W/\"<version>\""})
@@ -583,6 +619,13 @@ class ClientCardSchema(Schema):
         "description": "direct subsidiaries (first page)"})
     timeline = fields.Nested(CardSectionSchema, metadata={
         "description": "the most recent timeline entries"})
+    open_deals = fields.Nested(CardSectionSchema, metadata={
+        "description": "open deals, the most recently changed first (first page)"})
+    closed_deals = fields.Nested(CardSectionSchema, metadata={
+        "description": "won and lost deals, the most recently changed first (first page)"})
+    deal_summary = fields.Dict(metadata={
+        "description": '{"status", and with ok: open, won (all time, the last 12 months), '
+                       'lost, win rate, per currency} as GET /clients/{id}/deal-summary'})
 
 
 class FieldErrorSchema(Schema):

@@ -11,7 +11,8 @@ from ..client_queries import ClientExportQuerySchema, ClientListQuerySchema
 from ..permissions import permission
 from ..problems import flatten
 from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateSchema,
-                       ClientCardSchema, ClientPageSchema, DuplicateReportSchema,
+                       ClientCardSchema, ClientMergeSchema, ClientPageSchema,
+                       DuplicateReportSchema,
                        ContactAddSchema, ContactLinkPatchSchema, ContactPageSchema,
                        ContactSchema, PageQuerySchema,
                        ClientPatchSchema, ClientSchema, HistoryPageSchema, HistoryQuerySchema,
@@ -146,17 +147,22 @@ def export_clients(query):
     filters = _list_query.filters(query, request.args)
     columns = query.get("columns") or list(export.DEFAULT_COLUMNS)
     kwargs = {"ico": query.get("ico"), "archived": query["archived"], "q": query.get("q"),
-              "filters": filters, "sort": query.get("sort") or "-created_at"}
+              "filters": filters, "sort": query.get("sort") or "-created_at",
+              "fields": export.fields_of(columns)}
     rpc.call("clients", "list", limit=1, **kwargs)  # a refusal (422) before the file starts
 
     def pages():
-        cursor = None
-        while True:
-            page = rpc.call("clients", "list", limit=export.PAGE, cursor=cursor, **kwargs)
-            yield page["items"]
+        """Each page; the next one is asked for before this one is written, so that the
+        clients service reads it meanwhile (the export takes the longer of the two, not
+        both one after the other)."""
+        following = rpc.call_ahead("clients", "list", limit=export.PAGE, cursor=None,
+                                   **kwargs)
+        while following is not None:
+            page = following.result()
             cursor = page.get("next_cursor")
-            if not cursor:
-                return
+            following = rpc.call_ahead("clients", "list", limit=export.PAGE, cursor=cursor,
+                                       **kwargs) if cursor else None
+            yield page["items"]
     stamp = "klienti" if query["lang"] == "cs" else "clients"
     if query["format"] == "xlsx":
         body = export.xlsx_stream(pages(), columns, query["lang"])
@@ -180,12 +186,58 @@ def duplicate_report(query):
     return page, 200, next_link(page.get("next_cursor"), limit=query["limit"])
 
 
+MOVED = {"Location": {"description": "the same address of the client it was merged into",
+                      "schema": {"type": "string"}}}
+
+
+def moved_response(description: str):
+    """The 301 of an address of a client merged into another one (see `moved`)."""
+    return blp.alt_response(301, schema=ClientSchema, headers=MOVED,
+                            description=description)
+
+
+def moved(client: dict, below: str = ""):
+    """A merged client's address answers `301` to the same address of the client it was
+    merged into; the body is the merged (archived) record, which says where it went."""
+    location = f"/api/v1/clients/{client['merged_into']}{below}"
+    if request.query_string:
+        location += "?" + request.query_string.decode("latin-1")
+    response = jsonify(client)
+    response.status_code, response.headers["Location"] = 301, location
+    return response
+
+
 @blp.route("/<id:client_id>")
 @blp.response(200, ClientSchema, headers=ETAG_HEADER)
+@moved_response("Merged into another client: `Location` is that one's address; the "
+                "body is this (archived) record")
 @errors(404)
 def get_client(client_id):
     """One client"""
-    return with_etag(rpc.call("clients", "get", client_id=client_id))
+    client = rpc.call("clients", "get", client_id=client_id)
+    return moved(client) if client.get("merged_into") else with_etag(client)
+
+
+@blp.route("/<id:client_id>/merge", methods=["POST"])
+@blp.arguments(ClientMergeSchema)
+@blp.response(200, ClientSchema, headers=ETAG_HEADER)
+@errors(400, 404, 409, 412, 415, 422)
+@blp.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
+def merge_client(merge, client_id):
+    """Merge a duplicate (`source_id`) into this client
+
+    This client stays, with the value picked per field (`fields`); the duplicate's contact
+    persons, e-mails, phones, addresses, bank accounts, tags, custom field values,
+    subsidiaries and timeline move here. The duplicate is archived with `merged_into`
+    (its address answers `301` here, its IČO is free for this client) and its whole record
+    is kept in this client's history. `If-Match` names this client's version. Emits
+    `client.merged`. Refused (`409`): a duplicate merged or erased already, an archived
+    target, a person and a company.
+    """
+    key = idempotency_key()
+    return with_etag(rpc.call("clients", "merge", client_id=client_id,
+                              source_id=merge["source_id"], fields=merge["fields"],
+                              if_match=if_match(), **key))
 
 
 @blp.route("/<id:client_id>", methods=["PATCH"])
@@ -317,31 +369,43 @@ def erase_client(client_id):
 
 
 CARD_TIMELINE = 10  # entries of the card's recent timeline
+CARD_DEALS = 10  # open (and closed) deals on the card, the most recently changed first
 
 
 @blp.route("/<id:client_id>/card")
 # documented, not re-serialised: a section is passed on as its service answered it
 @blp.alt_response(200, schema=ClientCardSchema, success=True,
                   description="The client and each section with its status")
+@moved_response("Merged into another client: `Location` is that one's card")
 @errors(404)
 def client_card(client_id):
-    """The client card: the client with its contact persons, parent company, subsidiaries
-    and recent timeline, fetched from the services in parallel
+    """The client card: the client with its contact persons, parent company, subsidiaries,
+    open and closed deals and their summary (how much have we done with this client), recent
+    timeline, fetched from the services in parallel
 
     A section whose service does not answer in time comes back as
-    `{"status": "unavailable"}`; only the client itself is required. Deals and tasks join
-    the card when their services offer them.
+    `{"status": "unavailable"}`; only the client itself is required. Tasks join the card
+    when the activities service offers them.
     """
     timeout = float(current_app.config["CARD_TIMEOUT"])
     calls = {"client": ("clients", "get", {"client_id": client_id}),
              "contacts": ("clients", "list_contacts", {"client_id": client_id}),
              "subsidiaries": ("clients", "subsidiaries", {"client_id": client_id}),
              "timeline": ("activities", "timeline", {"client_id": client_id,
-                                                     "limit": CARD_TIMELINE})}
+                                                     "limit": CARD_TIMELINE}),
+             "open_deals": ("deals", "list", {"filters": {"client_id": client_id,
+                                                          "status": "open"},
+                                              "sort": "-updated_at", "limit": CARD_DEALS}),
+             "closed_deals": ("deals", "list", {"filters": {"client_id": client_id,
+                                                            "status": "closed"},
+                                                "sort": "-updated_at", "limit": CARD_DEALS}),
+             "deal_summary": ("deals", "client_summary", {"client_id": client_id})}
     results = rpc.fan_out(calls, timeout=timeout)
     client = results.pop("client")
     if isinstance(client, Exception):
         raise client  # 404, 503, 504 as for GET /clients/{id}
+    if client.get("merged_into"):
+        return moved(client, "/card")
     if client.get("parent_id"):
         parent = rpc.fan_out({"parent": ("clients", "get", {
             "client_id": client["parent_id"]})}, timeout=timeout)["parent"]
@@ -371,10 +435,13 @@ def client_history(query, client_id):
 @permission("activities.read")
 @blp.arguments(TimelineQuerySchema, location="query")
 @blp.response(200, TimelinePageSchema, headers=LINK_HEADER)
+@moved_response("Merged into another client, whose timeline holds its entries now")
 @errors(404, 422)
 def client_timeline(query, client_id):
     """The client's timeline, newest first"""
-    rpc.call("clients", "get", client_id=client_id)  # NotFound -> 404
+    client = rpc.call("clients", "get", client_id=client_id)  # NotFound -> 404
+    if client.get("merged_into"):
+        return moved(client, "/timeline")
     kwargs = {"client_id": client_id, "limit": query["limit"], "cursor": query.get("cursor")}
     if query.get("types"):
         kwargs["types"] = query["types"]

@@ -5,7 +5,9 @@ import os
 import threading
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import (cast, create_engine, event, exists, func, literal, literal_column,
+                        select, text)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -155,3 +157,14 @@ def sqlite_database_claimed(url: str, service: str | None = None):
     finally:
         if claim is not None and not held:
             claim.release()
+
+
+def json_list_holds(session, column, value: str):
+    """`column` (a JSON list of strings) holds `value`: SQLite through json_each,
+    PostgreSQL through jsonb containment."""
+    if session.get_bind().dialect.name == "sqlite":
+        return exists(select(literal(1)).select_from(
+            func.json_each(column).table_valued("value")).where(
+                literal_column("value") == value))
+    return cast(column, postgresql.JSONB).contains([value])
+

@@ -157,6 +157,12 @@ class Stack:
                                       "--host", "127.0.0.1", "--port", str(port)])
             self.env["ARES_BASE_URL"] = \
                 f"http://127.0.0.1:{port}/ekonomicke-subjekty-v-be/rest"
+            if "deals" in self.services:  # offline: the ČNB's recorded rates too
+                port = free_port()
+                self._spawn("fake-cnb", [self.python, "-m", "deals_service.fake_cnb",
+                                         "--host", "127.0.0.1", "--port", str(port)])
+                self.env["CNB_RATES_URL"] = f"http://127.0.0.1:{port}/cs/financni-trhy/" \
+                    "devizovy-trh/kurzy-devizoveho-trhu/kurzy-devizoveho-trhu/denni_kurz.txt"
         self.migrate()
         for name in self.services:
             for replica in range(1, self.replicas.get(name, 1) + 1):

@@ -229,6 +229,58 @@ def client_erased(event: dict, now: datetime) -> TimelineEntry | None:
                          client_id=client_id, data={})
 
 
+def client_merged(event: dict, now: datetime) -> TimelineEntry | None:
+    data = event.get("data") or {}
+    target_id, source_id = data.get("target_id"), data.get("source_id")
+    if not target_id or not source_id:
+        return None
+    source = data.get("source") or {}
+    name, ico = source.get("name") or EMPTY, source.get("ico")
+    moved = [f"{len(data[key])} {what}" for key, what in (
+        ("contact_ids", "contact person(s)"), ("subsidiary_ids", "subsidiary(ies)"))
+        if data.get(key)]
+    body = f"Client {name}" + (f" (IČO {ico})" if ico else "") + \
+        " was merged into this client; its timeline is here now" + \
+        (f", and so are its {' and '.join(moved)}." if moved else ".")
+    return _system_entry(event, now, source="clients", title="Clients merged", body=body,
+                         client_id=target_id,
+                         data={"source": {"id": source_id, "name": source.get("name"),
+                                          "ico": ico}})
+
+
+def deal_changed(event: dict, now: datetime) -> TimelineEntry | None:
+    """A deal created, moved, won or lost: on its client's timeline and its own."""
+    data = event.get("data") or {}
+    deal = data.get("deal") or {}
+    if not deal.get("id") or not deal.get("client_id"):
+        return None
+    title = deal.get("title") or EMPTY
+    amount = f" ({deal['value']} {deal.get('currency')})" if deal.get("value") else ""
+    kind = event.get("type")
+    if kind == "deal.created":
+        heading, body = "Deal created", f"Deal {title}{amount} was created in stage " \
+            f"{deal.get('stage_name') or EMPTY}."
+    elif kind == "deal.stage_changed":
+        before = (data.get("from_stage") or {}).get("name") or EMPTY
+        after = (data.get("to_stage") or {}).get("name") or EMPTY
+        heading, body = "Deal moved", f"Deal {title} moved from {before} to {after}."
+    elif kind == "deal.won":
+        heading, body = "Deal won", f"Deal {title}{amount} was won."
+    else:
+        reason = data.get("reason")
+        heading, body = "Deal lost", f"Deal {title}{amount} was lost" + \
+            (f": {reason}." if reason else ".") + \
+            (f"\n{data['note']}" if data.get("note") else "")
+    return _system_entry(event, now, source="deals", title=heading, body=body,
+                         client_id=deal["client_id"], deal_id=deal["id"],
+                         data={"deal": {"id": deal["id"], "title": deal.get("title")},
+                               **({"from_stage": data.get("from_stage"),
+                                   "to_stage": data.get("to_stage")}
+                                  if kind == "deal.stage_changed" else {}),
+                               **({"reason": data.get("reason")} if kind == "deal.lost"
+                                  else {})})
+
+
 ERASED_BODY = "Erased (GDPR)."
 
 
@@ -244,9 +296,10 @@ def redacted(entry: TimelineEntry) -> TimelineEntry:
 def mentioned_records(entry: TimelineEntry) -> set[str]:
     """The client and contact persons an entry is about (for erasure)."""
     ids = {entry.client_id} if entry.client_id else set()
-    contact = (entry.data or {}).get("contact") or {}
-    if contact.get("id"):
-        ids.add(contact["id"])
+    for key in ("contact", "source"):  # a contact person; a client merged into this one
+        record = (entry.data or {}).get(key) or {}
+        if isinstance(record, dict) and record.get("id"):
+            ids.add(record["id"])
     return ids
 
 
@@ -257,6 +310,11 @@ RULES = {
     "client.restored": client_archived_or_restored,
     "contact.created": contact_added,
     "client.erased": client_erased,
+    "client.merged": client_merged,
+    "deal.created": deal_changed,
+    "deal.stage_changed": deal_changed,
+    "deal.won": deal_changed,
+    "deal.lost": deal_changed,
     "ares.lookup_failed": lookup_failed,
 }
 

@@ -1,6 +1,6 @@
 """Use cases of the timeline. Each runs in one unit of work and stages its events."""
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, or_, select, update
 
 from crm_common.db import take_turns
 from crm_common.errors import ValidationFailed
@@ -11,7 +11,7 @@ from crm_common.uow import insert_ignoring_duplicates
 
 from .domain import (TimelineEntry, entries_from_events, mentioned_records, new_note,
                      redacted)
-from .orm import entry_row, erasures, timeline_entries
+from .orm import client_merges, entry_row, erasures, timeline_entries
 from .schemas import NoteCreateSchema, TimelineEntrySchema, TimelineQuerySchema
 
 ADD_NOTE = "activities.add_note"  # the scope of its Idempotency-Keys
@@ -30,7 +30,9 @@ def add_note(uow, payload: dict, idempotency_key: str | None = None) -> dict:
     if replayed is not None:
         return replayed
     data = load(_note_schema, payload)
-    entry = new_note(body=data.get("body"), client_id=data["client_id"], now=utcnow(),
+    client_id = _merge_targets(uow, {data["client_id"]}).get(data["client_id"],
+                                                            data["client_id"])
+    entry = new_note(body=data.get("body"), client_id=client_id, now=utcnow(),
                      type=data["type"], title=data.get("title"), deal_id=data.get("deal_id"),
                      author=data.get("author") or uow.context.actor,
                      occurred_at=data.get("occurred_at"))
@@ -54,6 +56,9 @@ def record_events(uow, events: list[dict]) -> None:
     """`record_event` for a batch (see `handle_events`): one bulk insert, in which an
     event that already has an entry (its unique event_id) is skipped."""
     entries = entries_from_events(events, utcnow())
+    targets = _merge_targets(uow, {entry.client_id for entry in entries if entry.client_id})
+    for entry in entries:  # about a client merged into another one: that one's
+        entry.client_id = targets.get(entry.client_id, entry.client_id)
     _erasure_lock(uow, shared=True)
     mentions = [mentioned_records(entry) for entry in entries]
     erased = _erased(uow, set().union(*mentions))
@@ -65,6 +70,56 @@ def record_events(uow, events: list[dict]) -> None:
         statement = insert_ignoring_duplicates(uow.session, timeline_entries) \
             .returning(timeline_entries.c.id)
         uow.session.scalars(statement, [entry_row(entry) for entry in entries]).all()
+
+
+def merge_clients(uow, events: list[dict]) -> None:
+    """On `client.merged`: the source's entries move to the target, entries about the
+    source that arrive later go there too (see `record_events`), and the target's timeline
+    says so. Merges arriving in any order end on the last client of a chain."""
+    now, merges = utcnow(), []
+    for event in events:
+        data = event.get("data") or {}
+        if data.get("source_id") and data.get("target_id") and \
+                data["source_id"] != data["target_id"]:
+            merges.append({"source_id": data["source_id"], "target_id": data["target_id"],
+                           "merged_at": now})
+    if merges:
+        uow.session.execute(insert_ignoring_duplicates(uow.session, client_merges), merges)
+        sources = {merge["source_id"] for merge in merges}
+        moved = set(sources)  # and whatever was merged into them before
+        moved |= set(uow.session.scalars(select(client_merges.c.source_id).where(
+            client_merges.c.target_id.in_(sources))))
+        targets = _merge_targets(uow, moved)
+        for source_id, target_id in targets.items():
+            uow.session.execute(update(timeline_entries).where(
+                timeline_entries.c.client_id == source_id).values(client_id=target_id))
+    record_events(uow, events)
+
+
+MAX_MERGE_CHAIN = 20  # A into B, B into C, ...: far more than people do
+
+
+def _merge_targets(uow, client_ids: set[str]) -> dict[str, str]:
+    """{merged client: the client it lives on in}, following chains of merges."""
+    merged_into: dict[str, str] = {}
+    asked = {client_id for client_id in client_ids if client_id}
+    for _ in range(MAX_MERGE_CHAIN):
+        if not asked:
+            break
+        found = dict(uow.session.execute(select(
+            client_merges.c.source_id, client_merges.c.target_id).where(
+            client_merges.c.source_id.in_(asked))).all())
+        merged_into.update(found)
+        asked = set(found.values()) - set(merged_into)
+
+    def last(client_id):
+        seen = set()
+        while client_id in merged_into and client_id not in seen:
+            seen.add(client_id)
+            client_id = merged_into[client_id]
+        return client_id
+    return {client_id: last(client_id) for client_id in client_ids
+            if client_id in merged_into}
 
 
 def erase_records(uow, events: list[dict]) -> None:
@@ -85,8 +140,10 @@ def erase_records(uow, events: list[dict]) -> None:
     uow.session.execute(insert_ignoring_duplicates(uow.session, erasures), erased)
     columns = timeline_entries.c
     for record in erased:
-        where = columns.client_id == record["record_id"] if record["kind"] == "client" else \
-            cast(columns.data, Text).like(f"%{record['record_id']}%")
+        mentioning = cast(columns.data, Text).like(f"%{record['record_id']}%")
+        # a client's entries, and those naming it elsewhere (moved by a merge)
+        where = or_(columns.client_id == record["record_id"], mentioning) \
+            if record["kind"] == "client" else mentioning
         for entry in uow.session.scalars(select(TimelineEntry).where(where)):
             redacted(entry)
     uow.session.flush()

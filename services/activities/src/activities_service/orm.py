@@ -37,6 +37,15 @@ erasures = Table(
     Column("erased_at", DateTime(timezone=True), nullable=False),
 )
 
+# clients merged into another one (client.merged): their entries, and every later one about
+# them, belong to the client they were merged into
+client_merges = Table(
+    "client_merges", metadata,
+    Column("source_id", String(36), primary_key=True),
+    Column("target_id", String(36), nullable=False),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+)
+
 _COLUMNS = tuple(column.name for column in timeline_entries.columns)
 
 

@@ -41,6 +41,10 @@ class ActivitiesService(HealthCheck):
     def on_client_restored(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)
 
+    @reliable_batch_handler("clients", "client.merged")
+    def on_client_merged(self, events):
+        handle_events(handlers.merge_clients, self.db, CONSUMER, events)
+
     @reliable_batch_handler("clients", "contact.created")
     def on_contact_created(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)
@@ -52,6 +56,22 @@ class ActivitiesService(HealthCheck):
     @reliable_batch_handler("clients", "contact.erased")
     def on_contact_erased(self, events):
         handle_events(handlers.erase_records, self.db, CONSUMER, events)
+
+    @reliable_batch_handler("deals", "deal.created")
+    def on_deal_created(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
+
+    @reliable_batch_handler("deals", "deal.stage_changed")
+    def on_deal_stage_changed(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
+
+    @reliable_batch_handler("deals", "deal.won")
+    def on_deal_won(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
+
+    @reliable_batch_handler("deals", "deal.lost")
+    def on_deal_lost(self, events):
+        handle_events(handlers.record_events, self.db, CONSUMER, events)
 
     @reliable_batch_handler("ares", "ares.lookup_failed")
     def on_lookup_failed(self, events):

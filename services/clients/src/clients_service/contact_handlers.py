@@ -3,6 +3,7 @@
 The events carry a contact as `contact_event` writes it (their own contract, not the REST
 resource); a change of a client's contacts is also written into that client's history.
 """
+import dataclasses
 import uuid
 
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,7 @@ from crm_common.fields import load
 from crm_common.pagination import offset_page
 
 from . import vcard
-from .concurrency import concurrent_writes
+from crm_common.concurrency import concurrent_writes
 from .contacts import Contact, ContactLink, new_contact
 from .custom_field_handlers import custom_values
 from .repository import Clients, Contacts
@@ -65,6 +66,9 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
     client = clients.get(client_id)
     if client.erased_at is not None:
         raise Conflict(f"client {client_id} was erased (GDPR): it takes no contact persons")
+    if client.merged_into is not None:
+        raise Conflict(f"client {client_id} was merged into {client.merged_into}: add them "
+                       "there", {"existing_id": client.merged_into})
     actor, now = uow.context.actor, utcnow()
     if existing:
         contact = repo.get(data["contact_id"], for_update=True)
@@ -284,6 +288,33 @@ def erase_contact(uow, contact_id: str, idempotency_key: str | None = None) -> d
         "contact_id": contact_id, "client_ids": _client_ids(links), "erased_at": rfc3339(now)})
     return uow.commit_once(ERASE, idempotency_key, request,
                            {"id": contact_id, "erased": True, "erased_at": rfc3339(now)})
+
+
+def move_contacts(uow, source_id: str, target_id: str, now) -> list[dict]:
+    """A merge: the source client's contact persons become the target's. A person of both
+    keeps the target's link (and the source's position where the target has none); the
+    source's primary contact is the target's only when the target has none. Every link
+    moves, whoever may see it. Returns who moved, as the history writes them."""
+    repo = Contacts(uow.session)
+    target_has_primary = any(link.primary for _, link in repo.of_client(target_id))
+    moved = []
+    for contact, link in repo.of_client(source_id):
+        before = repo.links_of(contact.id)
+        repo.unlink(source_id, contact.id)
+        kept = repo.link_of(target_id, contact.id)
+        if kept is None:
+            new = ContactLink(target_id, contact.id, link.position,
+                              link.primary and not target_has_primary)
+            _write(uow, lambda: repo.link(new, now))
+        elif kept.position is None and link.position:
+            _write(uow, lambda: repo.change_link(dataclasses.replace(
+                kept, position=link.position)))
+        after = repo.links_of(contact.id)
+        uow.emit("contact.updated", contact.id, {
+            "contact": contact_event(contact, after), "changes": {"clients": {
+                "before": _links(before), "after": _links(after)}}})
+        moved.append(_link_summary(contact, link))
+    return moved
 
 
 def _first_link(uow, repo: Contacts, link: ContactLink, now) -> ContactLink:

@@ -6,7 +6,7 @@ position at that client and whether the person is that client's primary contact.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .changes import assign
+from crm_common.changes import assign
 from .contact_data import first_value
 
 EDITABLE = ("first_name", "last_name", "degree", "position", "emails", "phones", "note",

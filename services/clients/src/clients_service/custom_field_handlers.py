@@ -5,8 +5,8 @@ from crm_common.errors import Conflict, ValidationFailed
 from crm_common.events import rfc3339, utcnow
 from crm_common.fields import load
 
-from .concurrency import concurrent_writes
-from .custom_fields import Definition, checked_values
+from crm_common.concurrency import concurrent_writes
+from .custom_fields import APPLIES_TO, Definition, checked_values
 from .repository import CustomFields
 from .schemas import DefinitionCreateSchema, DefinitionPatchSchema, DefinitionSchema
 
@@ -99,6 +99,20 @@ def _flush(uow) -> None:
     with concurrent_writes("the custom field was changed at the same time: read it again",
                            "key: a custom field with this key was defined at the same time"):
         uow.session.flush()
+
+
+def check_values(uow, applies_to: str, sent, current: dict | None, creating: bool) -> dict:
+    """For the services whose records carry custom fields of their own (deals): the values
+    after a write of `sent`, checked against the definitions; the errors as a ValidationFailed
+    would name them; and the keys whose values must be unique (the caller checks its own
+    records)."""
+    if applies_to not in APPLIES_TO:
+        raise ValidationFailed({"applies_to": [f"One of {', '.join(APPLIES_TO)}."]})
+    definitions = CustomFields(uow.session).by_key(applies_to)
+    values, errors = checked_values(definitions, {} if sent is None else sent,
+                                    dict(current or {}), creating)
+    return {"values": values, "errors": errors,
+            "unique": sorted(key for key, d in definitions.items() if d.unique)}
 
 
 def custom_values(session, applies_to: str, sent, current: dict | None,

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from marshmallow import ValidationError, validate
 
-from .changes import assign
+from crm_common.changes import assign
 
 TYPES = ("text", "number", "decimal", "date", "bool", "choice", "multi_choice", "url", "email")
 APPLIES_TO = ("client", "contact", "deal")

@@ -10,7 +10,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from crm_common import ico
 from crm_common.events import rfc3339, to_utc
 
-from .changes import assign
+from crm_common.changes import assign
 from .contact_data import InvalidValue, first_value, with_first_value
 
 KINDS = ("company", "person")
@@ -94,6 +94,7 @@ class Client:
     updated_by: str | None = None
     archived_at: datetime | None = None
     erased_at: datetime | None = None  # its personal data was erased (GDPR)
+    merged_into: str | None = None  # the client it was merged into (then archived)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
@@ -143,7 +144,7 @@ class Client:
         after = [name for name in OVERRIDABLE if name in wanted]
         for name in set(before) - set(after):
             if self.registry_values and name in self.registry_values and \
-                    not _absent(self.registry_values[name]):
+                    not absent(self.registry_values[name]):
                 value = self.registry_values[name]
                 if getattr(self, name) != value:
                     changes[name] = {"before": getattr(self, name), "after": value}
@@ -181,6 +182,15 @@ class Client:
             return {}
         return self._set_archived(None, actor, now)
 
+    def merge_into(self, target_id: str, actor: str | None, now: datetime) -> dict:
+        """This client was merged into `target_id`: it leaves the lists for good (it points
+        there, and is never changed again)."""
+        changes = {} if self.archived_at is not None else self._set_archived(now, actor, now)
+        self.merged_into, self.updated_by = target_id, actor
+        if not changes:
+            self._touch(now)
+        return {"merged_into": {"before": None, "after": target_id}, **changes}
+
     def _set_archived(self, archived_at, actor, now) -> dict:
         changes = {"archived_at": {"before": rfc3339(self.archived_at) if self.archived_at
                                    else None,
@@ -203,7 +213,7 @@ class Client:
             after = record.get(name)
             if name in self.registry_overrides:
                 continue  # the user's value stands; the register's is in registry_values
-            if _absent(after) and name != "dissolved_on":  # None there means "not dissolved"
+            if absent(after) and name != "dissolved_on":  # None there means "not dissolved"
                 continue
             before = getattr(self, name)
             if before != after:
@@ -308,7 +318,7 @@ def new_client_fields(client_id: str, data: dict, now: datetime, actor: str | No
     return values
 
 
-def _absent(value) -> bool:
+def absent(value) -> bool:
     if isinstance(value, dict):
         return not any(value.values())
     return value is None or value == "" or value == []

@@ -15,7 +15,7 @@ from crm_common.pagination import offset_page
 from . import search
 from .domain import EDITABLE, Client, new_client_fields, registry_view
 from .orm import clients
-from .concurrency import concurrent_writes
+from crm_common.concurrency import concurrent_writes
 from .custom_field_handlers import custom_values
 from .repository import SORTS, Clients, CustomFields, history_row
 from .schemas import (ClientCreateSchema, ClientFiltersSchema, ClientPatchSchema, ClientSchema,
@@ -44,7 +44,7 @@ _RESOURCE_FIELDS = tuple(name for name in _client_schema.fields
                          if name not in _TIME_FIELDS + ("registry",))
 
 
-def _clients(uow) -> Clients:
+def clients_of(uow) -> Clients:
     """The register as the caller may see it."""
     return Clients(uow.session, uow.context.caller)
 
@@ -61,29 +61,35 @@ def to_resource(client: Client) -> dict:
     return _client_schema.dump(client)
 
 
+def event_client(resource: dict) -> dict:
+    """The client as events carry it (client.v1 in docs/events): the resource without
+    `merged_into`, which is never set on a client that still changes."""
+    return {name: value for name, value in resource.items() if name != "merged_into"}
+
+
 def create_client(uow, payload: dict, idempotency_key: str | None = None) -> dict:
     replayed = uow.replay(CREATE, idempotency_key, payload)
     if replayed is not None:
         return replayed
     actor = uow.context.actor
     data = owned_by_default(load(_create_schema, payload), uow.context.caller)
-    _clients(uow).check_parent(None, data.get("parent_id"))
+    clients_of(uow).check_parent(None, data.get("parent_id"))
     data["custom_fields"] = custom_values(uow.session, "client", data.get("custom_fields"),
                                           {}, None, creating=True)
     fields = new_client_fields(str(uuid.uuid4()), data, utcnow(), actor)
-    _ico_free(uow, fields["ico"])
+    ico_free(uow, fields["ico"])
     client = Client(**fields)
     uow.session.add(client)
     uow.session.flush()
-    _clients(uow).reindex([client.id])
-    _clients(uow).record(client, "created", created_changes(vars_of(client)), actor,
+    clients_of(uow).reindex([client.id])
+    clients_of(uow).record(client, "created", created_changes(vars_of(client)), actor,
                                 client.created_at)
     resource = to_resource(client)
-    uow.emit("client.created", client.id, {"client": resource})
+    uow.emit("client.created", client.id, {"client": event_client(resource)})
     return uow.commit_once(CREATE, idempotency_key, payload, _with_duplicates(uow, resource))
 
 
-def _ico_free(uow, ico: str | None, but: str | None = None) -> None:
+def ico_free(uow, ico: str | None, but: str | None = None) -> None:
     """One active client per IČO: another one holding it -> Conflict naming it (writers of
     one IČO take turns, so two at the same moment cannot both take it; a batch takes turns
     with all of them)."""
@@ -124,7 +130,7 @@ def _icos_free(uow, rows: list[dict], results: list[dict]) -> list[dict]:
 def _with_duplicates(uow, resource: dict) -> dict:
     """The answer to a write: the client, and the clients it may be a duplicate of (the
     same e-mail, phone or name; the write went through all the same)."""
-    return dict(resource, possible_duplicates=_clients(uow).possible_duplicates(
+    return dict(resource, possible_duplicates=clients_of(uow).possible_duplicates(
         resource["id"]))
 
 
@@ -203,7 +209,7 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
                 raise earlier
             data = owned_by_default(load(_create_schema, payload), uow.context.caller)
             if data.get("parent_id"):
-                _clients(uow).check_parent(None, data["parent_id"])
+                clients_of(uow).check_parent(None, data["parent_id"])
             data["custom_fields"] = custom_values(uow.session, "client",
                                                   data.get("custom_fields"), {}, None, True,
                                                   definitions)
@@ -218,28 +224,32 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
     rows = _icos_free(uow, rows, results)
     if rows:  # a plain bulk insert: the ORM's per-object bookkeeping was a third of the time
         uow.session.execute(insert(clients), rows)
-        _clients(uow).add_keys(rows)
-        _clients(uow).record_many([
+        clients_of(uow).add_keys(rows)
+        clients_of(uow).record_many([
             history_row(row["id"], "created", created_changes(row), actor, moment,
                         row["version"]) for row in rows])
     created = [(index, result["client"]) for index, (result, earlier) in
                enumerate(zip(results, replayed)) if result["status"] == 201 and earlier is None]
-    uow.emit_many([("client.created", client["id"], {"client": client})
+    uow.emit_many([("client.created", client["id"], {"client": event_client(client)})
                    for _, client in created])
     answered = [(keys[index], items[index], client) for index, client in created if keys[index]]
     return results if uow.commit_many_once(CREATE_MANY, answered) else None
 
 
-def _row_resource(row: dict) -> dict:
-    """The resource of a client just made from validated input, as `to_resource` gives it:
-    its values are already what the schema would dump (marshmallow walking 40 fields per
-    client was a third of a batch's time), only the times need writing."""
+def _row_resource(row: dict, fields=None) -> dict:
+    """The resource of a client from its fields, as `to_resource` gives it, for a client
+    just made from validated input or one read back (validated on its way in): its values
+    are already what the schema would dump (marshmallow walking 40 fields per client was a
+    third of a batch's time, and two thirds of the service's time per exported client),
+    only the times need writing. `fields`: only these (`row` holds their columns)."""
     resource = {name: row[name] for name in _RESOURCE_FIELDS if name in row}
     for name in _TIME_FIELDS:
         resource[name] = rfc3339(row[name]) if row.get(name) else None
-    resource["registry"] = registry_view(row["registry_source"], row["registry_status"],
-                                         row["registry_fetched_at"], row["registry_values"])
-    return {name: resource[name] for name in _client_schema.fields}
+    if "registry_status" in row:
+        resource["registry"] = registry_view(row["registry_source"], row["registry_status"],
+                                             row["registry_fetched_at"],
+                                             row["registry_values"])
+    return {name: resource[name] for name in fields or _client_schema.fields}
 
 
 def get_client(uow, client_id: str) -> dict:
@@ -256,24 +266,47 @@ def read_client(connection, client_id: str, caller: Caller = SYSTEM) -> dict:
 
 def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | None = None,
                  archived: str = "false", q: str | None = None, filters: dict | None = None,
-                 sort: str | None = None, include_total: bool = False) -> dict:
+                 sort: str | None = None, include_total: bool = False,
+                 fields: list | None = None) -> dict:
     """The register, searched (`q`), filtered and sorted, a page at a time; archived
-    clients only when asked for. See schemas.ClientFiltersSchema for the filters."""
+    clients only when asked for. See schemas.ClientFiltersSchema for the filters.
+    `fields`: only these fields of each client (an export reads a few of 40)."""
     wanted = load(_filters_schema, dict(filters or {}, archived=archived,
                                         **({"ico": ico} if ico else {})))
     if sort is not None and sort.lstrip("-") not in SORTS:
         raise ValidationFailed({"sort": [f"One of {', '.join(SORT_NAMES)}."]})
     if q is not None and (not isinstance(q, str) or len(q) > 200):
         raise ValidationFailed({"q": ["Up to 200 characters."]})
-    return _clients(uow).search(wanted, q, sort, limit, cursor, bool(include_total),
-                                to_resource)
+    columns = _columns_of(fields) if fields is not None else _CLIENT_FIELDS
+
+    def dump(client: Client) -> dict:  # a client of the page, none of its other columns read
+        return _row_resource({name: getattr(client, name) for name in columns}, fields)
+    return clients_of(uow).search(wanted, q, sort, limit, cursor, bool(include_total), dump,
+                                columns if fields is not None else None)
+
+
+_CLIENT_FIELDS = [field.name for field in dataclasses.fields(Client)]
+# the columns a resource field is made of, where they are not the field itself
+_FIELD_COLUMNS = {"registry": ("registry_source", "registry_status", "registry_fetched_at",
+                               "registry_values")}
+# what a page needs of every client whatever the fields: its id, its cursor's values
+_ALWAYS_READ = ("id", "name", "created_at", "updated_at")
+
+
+def _columns_of(fields) -> list[str]:
+    if not isinstance(fields, list) or not fields or \
+            not set(fields) <= set(_client_schema.fields):
+        raise ValidationFailed({"fields": [
+            f"A list of the client's fields: {', '.join(_client_schema.fields)}."]})
+    return list(dict.fromkeys([*_ALWAYS_READ, *(column for name in fields for column in
+                                               _FIELD_COLUMNS.get(name, (name,)))]))
 
 
 def duplicate_report(uow, limit: int = 50, cursor: str | None = None) -> dict:
     """Groups of active clients that share an e-mail, a phone or a name (legal form
     aside), the caller's view of them."""
     limit = max(1, min(int(limit or 50), 500))
-    return _clients(uow).duplicate_groups(limit, cursor)
+    return clients_of(uow).duplicate_groups(limit, cursor)
 
 
 def update_client(uow, client_id: str, payload: dict, if_match: int | None = None,
@@ -286,9 +319,9 @@ def update_client(uow, client_id: str, payload: dict, if_match: int | None = Non
     if replayed is not None:
         return replayed
     data = load(_patch_schema, payload)
-    client = _current(uow, client_id, if_match)
+    client = current_client(uow, client_id, if_match)
     if "parent_id" in data and data["parent_id"] != client.parent_id:
-        _clients(uow).check_parent(client.id, data["parent_id"])
+        clients_of(uow).check_parent(client.id, data["parent_id"])
     if "custom_fields" in data:
         data["custom_fields"] = custom_values(uow.session, "client", data["custom_fields"],
                                               client.custom_fields, client.id, creating=False)
@@ -296,11 +329,12 @@ def update_client(uow, client_id: str, payload: dict, if_match: int | None = Non
     before_ico = client.ico
     changes = client.edit(data, actor, now)
     if client.ico != before_ico and client.archived_at is None:
-        _ico_free(uow, client.ico, but=client.id)
+        ico_free(uow, client.ico, but=client.id)
     if changes:
-        _save(uow, client, "updated", changes, actor, now)
+        save_client(uow, client, "updated", changes, actor, now)
         uow.emit("client.updated", client.id, {
-            "client": to_resource(client), "source": "user", "changes": changes})
+            "client": event_client(to_resource(client)), "source": "user",
+            "changes": changes})
     return uow.commit_once(UPDATE, idempotency_key, request,
                            _with_duplicates(uow, to_resource(client)))
 
@@ -323,14 +357,14 @@ def _archive_or_restore(uow, operation: str, client_id: str, if_match, idempoten
     replayed = uow.replay(operation, idempotency_key, request)
     if replayed is not None:
         return replayed
-    client = _current(uow, client_id, if_match)
+    client = current_client(uow, client_id, if_match)
     actor, now = uow.context.actor, utcnow()
     action = "archived" if operation == ARCHIVE else "restored"
     if operation == RESTORE and client.archived_at is not None:
-        _ico_free(uow, client.ico, but=client.id)  # back among the active ones
+        ico_free(uow, client.ico, but=client.id)  # back among the active ones
     changes = (client.archive if operation == ARCHIVE else client.restore)(actor, now)
     if changes:
-        _save(uow, client, action, changes, actor, now)
+        save_client(uow, client, action, changes, actor, now)
         uow.emit(f"client.{action}", client.id, {
             "client_id": client.id, "name": client.name, "version": client.version,
             "archived_at": rfc3339(client.archived_at) if client.archived_at else None})
@@ -343,7 +377,7 @@ def subsidiaries(uow, client_id: str, depth: str = "1", limit: int = 50,
     by level, a page at a time."""
     if depth not in ("1", "all"):
         raise ValidationFailed({"depth": ["1 (direct subsidiaries) or all (the subtree)."]})
-    repo = _clients(uow)
+    repo = clients_of(uow)
     return offset_page(lambda offset, count: repo.subsidiaries(
         client_id, depth == "all", offset + count)[offset:], limit, cursor, to_resource)
 
@@ -356,7 +390,7 @@ def erase_client(uow, client_id: str, idempotency_key: str | None = None) -> dic
     replayed = uow.replay(ERASE, idempotency_key, request)
     if replayed is not None:
         return replayed
-    clients_repo = _clients(uow)
+    clients_repo = clients_of(uow)
     client = clients_repo.get(client_id)
     if client.erased_at is None:
         actor, now = uow.context.actor, utcnow()
@@ -365,9 +399,11 @@ def erase_client(uow, client_id: str, idempotency_key: str | None = None) -> dic
         except ValueError as exc:
             raise Conflict("kind: only a person client holds personal data to erase; a "
                            "company's contact persons are erased one by one") from exc
-        _flush(uow, client)
+        flush_client(uow, client)
         clients_repo.reindex([client.id])
         clients_repo.scrub_history(client_id=client.id)
+        # and a merge's record of them in the client they were merged into
+        clients_repo.scrub_history(mentioning=client.id)
         clients_repo.record(client, "erased", {name: {"before": ERASED, "after": None}
                                                for name in erased}, actor, now)
         uow.forget([client.id])
@@ -378,29 +414,32 @@ def erase_client(uow, client_id: str, idempotency_key: str | None = None) -> dic
 
 def client_history(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
     """Every write of the client, newest first."""
-    return _clients(uow).history(client_id, limit, cursor, _history_schema.dump)
+    return clients_of(uow).history(client_id, limit, cursor, _history_schema.dump)
 
 
-def _current(uow, client_id: str, if_match: int | None) -> Client:
+def current_client(uow, client_id: str, if_match: int | None) -> Client:
     """The client to change; an erased one is never changed again (nothing may bring the
-    person's data back)."""
-    client = _clients(uow).get(client_id)
+    person's data back), nor a merged one (it lives on in the client it was merged into)."""
+    client = clients_of(uow).get(client_id)
     if client.erased_at is not None:
         raise Conflict(f"client {client_id} was erased (GDPR): it cannot be changed")
+    if client.merged_into is not None:
+        raise Conflict(f"client {client_id} was merged into {client.merged_into}: change "
+                       "that one", {"existing_id": client.merged_into})
     if if_match is not None and client.version != if_match:
         raise PreconditionFailed(f"client {client_id} is at version {client.version}, not "
                                  f"{if_match}: read it again and reapply your change")
     return client
 
 
-def _save(uow, client: Client, action: str, changes: dict, actor, now) -> None:
+def save_client(uow, client: Client, action: str, changes: dict, actor, now) -> None:
     """Write the change and its history row."""
-    _flush(uow, client)
-    _clients(uow).record(client, action, changes, actor, now)
-    _clients(uow).reindex([client.id])
+    flush_client(uow, client)
+    clients_of(uow).record(client, action, changes, actor, now)
+    clients_of(uow).reindex([client.id])
 
 
-def _flush(uow, client: Client) -> None:
+def flush_client(uow, client: Client) -> None:
     """A concurrent writer that got there first (the version moved on under us) ->
     PreconditionFailed."""
     client_id = client.id  # after a failed flush the object can no longer be read
@@ -413,7 +452,7 @@ def apply_registry_data(uow, event: dict) -> None:
     """On `ares.lookup_succeeded`: take the register's data, emit `client.updated`."""
     data = event["data"]
     fetched_at = parse_time(data["fetched_at"])
-    for client in _clients(uow).find(data.get("client_id"), data.get("ico")):
+    for client in clients_of(uow).find(data.get("client_id"), data.get("ico")):
         if client.ico != data.get("ico"):
             continue  # the IČO changed since the lookup was asked for
         changes = client.apply_registry(data["record"], fetched_at, utcnow())
@@ -423,7 +462,7 @@ def apply_registry_data(uow, event: dict) -> None:
 def registry_lookup_failed(uow, event: dict) -> None:
     """On `ares.lookup_failed`: the client stays as entered; its registry status says why."""
     data = event["data"]
-    for client in _clients(uow).find(data.get("client_id"), data.get("ico")):
+    for client in clients_of(uow).find(data.get("client_id"), data.get("ico")):
         if client.ico == data.get("ico"):
             checked_at = parse_time(event.get("time")) if event.get("time") else utcnow()
             _emit_registry_update(uow, client,
@@ -434,8 +473,8 @@ def _emit_registry_update(uow, client: Client, changes: dict) -> None:
     if not changes:
         return
     uow.session.flush()
-    _clients(uow).reindex([client.id])
-    _clients(uow).record(client, "registry", changes, REGISTRY_ACTOR,
+    clients_of(uow).reindex([client.id])
+    clients_of(uow).record(client, "registry", changes, REGISTRY_ACTOR,
                                 client.updated_at)
     uow.emit("client.updated", client.id, {
-        "client": to_resource(client), "source": "ares", "changes": changes})
+        "client": event_client(to_resource(client)), "source": "ares", "changes": changes})

@@ -51,6 +51,7 @@ clients = Table(
     Column("updated_by", String(200)),
     Column("archived_at", DateTime(timezone=True)),
     Column("erased_at", DateTime(timezone=True)),
+    Column("merged_into", String(36)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
@@ -65,10 +66,12 @@ Index("ix_clients_name_folded", clients.c.name_folded, clients.c.id)
 Index("ix_clients_city", clients.c.city)
 Index("ix_clients_owner", clients.c.owner_id)
 # the search itself: SQLite's FTS5 table clients_fts (with the column search_seq and its
-# index) and PostgreSQL's trigram index are made by migration 0008 (no dialect-neutral
-# form of them here)
+# index) and PostgreSQL's trigram index are made by migration 0008, PostgreSQL's indexes
+# for a large register (the name in byte order, the filters, the tags) by 0010 (no
+# dialect-neutral form of them here)
 metadata.info["unmanaged"] = ("clients_fts", "ix_clients_search_trgm", "search_seq",
-                              "ux_clients_search_seq")
+                              "ux_clients_search_seq", "ix_clients_name_c",
+                              "ix_clients_filters", "ix_clients_tags")
 
 # what duplicates share (search.duplicate_keys): e-mails, phones, the name without its
 # legal form; kept with the derived columns, looked up by (kind, value)

@@ -238,6 +238,7 @@ class ClientSchema(Schema):
     updated_by = fields.String(allow_none=True)
     archived_at = UtcDateTime(allow_none=True)
     erased_at = UtcDateTime(allow_none=True)
+    merged_into = fields.String(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     version = fields.Integer()

@@ -4,21 +4,12 @@ word a token), searched by word prefixes. "dvorak" finds "Dvořák", "superfak" 
 +420 603 111 222. SQLite searches it with an FTS5 table, PostgreSQL with a trigram index.
 """
 import re
-import unicodedata
+
+from crm_common.text import fold  # noqa: F401 - search.fold to the rest of the service
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 MAX_TERMS = 8  # words of one query that count
 MIN_DIGITS = 3  # a number typed with spaces is one token from this many digits on
-
-
-def fold(text: str | None) -> str:
-    """Lower case ASCII words separated by single spaces: 'Žluťoučký kůň, s.r.o.' ->
-    'zlutoucky kun s r o'."""
-    if not text:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return " ".join(_NOT_WORD.split(plain)).strip()
 
 
 def _phone_tokens(phone: str) -> list[str]:

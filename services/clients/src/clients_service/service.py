@@ -3,7 +3,8 @@
 from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
                                     reliable_event_handler, rpc)
 
-from . import SERVICE, contact_handlers as contacts, custom_field_handlers as custom, handlers
+from . import (SERVICE, contact_handlers as contacts, custom_field_handlers as custom, handlers,
+               merge_handlers)
 
 
 class ClientsService(HealthCheck):
@@ -27,10 +28,10 @@ class ClientsService(HealthCheck):
 
     @rpc
     def list(self, limit=50, cursor=None, ico=None, archived="false", q=None, filters=None,
-             sort=None, include_total=False):
+             sort=None, include_total=False, fields=None):
         with self.db() as uow:
             return handlers.list_clients(uow, limit, cursor, ico, archived, q, filters, sort,
-                                         include_total)
+                                         include_total, fields)
 
     @rpc
     def duplicates(self, limit=50, cursor=None):
@@ -56,6 +57,12 @@ class ClientsService(HealthCheck):
     def subsidiaries(self, client_id, depth="1", limit=50, cursor=None):
         with self.db() as uow:
             return handlers.subsidiaries(uow, client_id, depth, limit, cursor)
+
+    @rpc
+    def merge(self, client_id, source_id, fields=None, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return merge_handlers.merge_clients(uow, client_id, source_id, fields, if_match,
+                                                idempotency_key)
 
     @rpc
     def erase(self, client_id, idempotency_key=None):
@@ -134,6 +141,11 @@ class ClientsService(HealthCheck):
     def custom_fields(self, applies_to=None, include_retired=False):
         with self.db() as uow:
             return custom.list_definitions(uow, applies_to, include_retired)
+
+    @rpc
+    def check_custom_values(self, applies_to, sent, current=None, creating=False):
+        with self.db() as uow:
+            return custom.check_values(uow, applies_to, sent, current, creating)
 
     @rpc
     def define_custom_field(self, definition, idempotency_key=None):

@@ -203,3 +203,38 @@ def test_possible_duplicates_are_named_and_the_write_goes_through(uow):
         handlers.archive_client(u, third["id"])
     with uow() as u:
         assert len(handlers.duplicate_report(u)["items"]) == 1  # archived ones left out
+
+
+def test_a_list_page_gives_each_client_as_get_does(uow, register):
+    """The list writes its resources without marshmallow: the same as one client's."""
+    with uow() as u:
+        handlers.update_client(u, register["kun"]["id"], {
+            "billing": {"payment_terms_days": 14}, "contact_preferences": {
+                "do_not_contact": True}, "bank_accounts": [{"number": "2000145399/0800"}],
+            "custom_fields": {}, "website": "https://kun.cz"})
+        handlers.archive_client(u, register["dvorak"]["id"])
+    with uow() as u:  # what the register said, ARES's answer applied
+        handlers.apply_registry_data(u, {"id": "e-1", "type": "ares.lookup_succeeded", "data": {
+            "client_id": register["kun"]["id"], "ico": "25596641",
+            "fetched_at": "2026-01-01T10:00:00Z", "record": {
+                "name": "Žluťoučký kůň, s.r.o.", "dic": "CZ25596641", "vat_payer": True,
+                "legal_form": "112", "nace": ["471"], "registered_address": {
+                    "street": "Hlavní 1", "city": "Praha 1", "postal_code": "110 00",
+                    "country_code": "CZ", "text": "Hlavní 1, 110 00 Praha 1"}}}})
+        u.commit()
+    with uow() as u:
+        listed = handlers.list_clients(u, archived="true")["items"]
+        assert len(listed) == 3
+        for client in listed:
+            assert client == handlers.get_client(u, client["id"])
+
+
+@pytest.mark.parametrize("q, sort", [(None, None), ("kun", None), (None, "name")])
+def test_a_page_of_some_fields_holds_just_those_of_each_client(uow, register, q, sort):
+    fields = ["name", "registry", "tags", "registered_address", "created_at"]
+    with uow() as u:
+        full = handlers.list_clients(u, q=q, sort=sort)["items"]
+        some = handlers.list_clients(u, q=q, sort=sort, fields=fields)["items"]
+    assert some == [{name: client[name] for name in fields} for client in full] and some
+    with uow() as u, pytest.raises(ValidationFailed):
+        handlers.list_clients(u, fields=["name", "password"])

@@ -17,14 +17,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     fake = FakeAres(host=args.host, port=args.port, extra_dirs=args.recordings,
                     synthesize=args.synthesize)
-    server = fake._bind()
+    fake.bind()
     print(fake.url, flush=True)  # after binding, so port 0 prints the real port
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    fake.serve_forever()
 
 
 if __name__ == "__main__":

@@ -12,18 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterable
 
+from crm_common.fake_http import FakeHttpServer
 from crm_common.ico import is_valid as valid_ico
 
 BASE_PATH = "/ekonomicke-subjekty-v-be/rest"
 RECORDINGS_DIR = Path(__file__).resolve().parent / "recordings"
 ENV_VAR = "FAKE_ARES_RECORDINGS"
 MODES = ("ok", "error500", "hang")
-HANG_SECONDS = 30.0  # longer than any sane read timeout
 
 _ICO_RE = re.compile(r"^\d{8}$")
 _NAME_ICO_RE = re.compile(r"_(\d{8})(?!\d)")
@@ -86,19 +84,18 @@ def _recording_dirs(recordings_dir: str | Path | None, extra_dirs: Iterable) -> 
     return dirs
 
 
-class FakeAres:
+class FakeAres(FakeHttpServer):
+    CONTENT_TYPE = "application/json; charset=utf-8"
+    NAME = "fake-ares"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, recordings_dir=None, extra_dirs=(),
                  synthesize: bool = False):
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.recordings = _Recordings(_recording_dirs(recordings_dir, extra_dirs))
         self.synthesize = synthesize
         if synthesize and TEMPLATE_ICO not in self.recordings.subjects:
             raise ValueError(f"synthesize needs the recording of {TEMPLATE_ICO} as its template")
-        self.requests: list[str] = []
         self.mode = "ok"
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -109,38 +106,6 @@ class FakeAres:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
 
-    def _bind(self) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        server.daemon_threads = True
-        server.block_on_close = False  # stop() must not wait for a hanging handler
-        self.port = server.server_address[1]
-        self._stopping.clear()
-        self._server = server
-        return server
-
-    def start(self) -> "FakeAres":
-        server = self._bind()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-ares", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes handlers in "hang" mode
-        if self._server is not None:
-            if self._thread is not None:
-                self._server.shutdown()
-                self._thread.join(timeout=5)
-            self._server.server_close()
-            self._server = self._thread = None
-
-    def __enter__(self) -> "FakeAres":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     # -- routing -------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes] | None:
@@ -148,7 +113,7 @@ class FakeAres:
         self.requests.append(path)
         rec = self.recordings
         not_found = rec.error("06", {"kod": "NENALEZENO", "subKod": "VYSTUP_SUBJEKT_NENALEZEN"})
-        if self.mode == "hang" and self._stopping.wait(HANG_SECONDS):
+        if self.mode == "hang" and self.hang():
             return None
         if self.mode == "error500":
             return 500, rec.error("08", {"kod": "OBECNA_CHYBA"})
@@ -195,33 +160,3 @@ class FakeAres:
         subjects = (self._subject(i) for i in dict.fromkeys(icos))
         found = [json.loads(s) for s in subjects if s is not None]
         return 200, _dump({"pocetCelkem": len(found), "ekonomickeSubjekty": found[start:start + count]})
-
-
-def _handler_for(fake: FakeAres) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "FakeAres/1.0"
-
-        def _serve(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            answer = fake.handle(method, self.path, body)
-            if answer is None:
-                self.close_connection = True
-                return
-            status, payload = answer
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-        def log_message(self, format: str, *args) -> None:  # keep test output quiet
-            pass
-
-    return Handler
