@@ -6,7 +6,7 @@ they never look at the database, so they are the same whatever order events arri
 """
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from crm_common.events import parse_time as _parse_time, to_utc
 
@@ -35,6 +35,22 @@ class TimelineEntry:
     data: dict = field(default_factory=dict)
     event_id: str | None = None  # the event it was written from (unique); None when typed
     created_at: datetime | None = None
+    version: int = 1
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    deleted_at: datetime | None = None
+    message_id: str | None = None  # an e-mail's
+    starts_at: datetime | None = None  # a meeting's
+    ends_at: datetime | None = None
+    assignee_id: str | None = None  # a task's, from here on
+    status: str | None = None
+    priority: str | None = None
+    due_date: date | None = None
+    due_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    due_sent_at: datetime | None = None
+    plan_run_id: str | None = None
 
 
 # -- time ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Tables of the activities database, mapped onto the plain domain classes."""
-from sqlalchemy import JSON, Column, DateTime, Index, MetaData, String, Table, Text
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Index, Integer, MetaData,
+                        String, Table, Text)
 from sqlalchemy.orm import registry
 
 from .domain import TimelineEntry
@@ -21,12 +22,104 @@ timeline_entries = Table(
     # the event an entry was written from: one event can never make two entries
     Column("event_id", String(36), unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # typed entries: edited with If-Match, deleted softly (the audit trail keeps them)
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("updated_by", String(200)),
+    Column("deleted_at", DateTime(timezone=True)),
+    # an e-mail's Message-ID: the same message logged twice is one entry
+    Column("message_id", String(500)),
+    # a meeting's time (the calendar feed)
+    Column("starts_at", DateTime(timezone=True)),
+    Column("ends_at", DateTime(timezone=True)),
+    # a task's: `due_at` is the moment it falls due (a due_date's is the start of that day)
+    Column("assignee_id", String(36)),
+    Column("status", String(10)),  # open, done
+    Column("priority", String(10)),
+    Column("due_date", Date),
+    Column("due_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("completed_by", String(200)),
+    Column("due_sent_at", DateTime(timezone=True)),  # task.due emitted (exactly once)
+    Column("plan_run_id", String(36)),  # the activity plan it came from
 )
 # the timeline of a client / of a deal, newest first (keyset pagination)
 Index("ix_timeline_client", timeline_entries.c.client_id, timeline_entries.c.occurred_at,
       timeline_entries.c.id)
 Index("ix_timeline_deal", timeline_entries.c.deal_id, timeline_entries.c.occurred_at,
       timeline_entries.c.id)
+
+Index("ux_timeline_message_id", timeline_entries.c.message_id, unique=True)
+# a person's tasks by due date; the scheduler's open tasks not yet announced as due
+Index("ix_tasks_assignee", timeline_entries.c.assignee_id, timeline_entries.c.status,
+      timeline_entries.c.due_at)
+Index("ix_tasks_due", timeline_entries.c.status, timeline_entries.c.due_sent_at,
+      timeline_entries.c.due_at)
+Index("ix_timeline_plan_run", timeline_entries.c.plan_run_id)
+
+# an entry's contact persons and user attendees: the contact's timeline, a user's calendar
+entry_links = Table(
+    "entry_links", metadata,
+    Column("entry_id", String(36), primary_key=True),
+    Column("kind", String(10), primary_key=True),  # contact, user
+    Column("ref_id", String(36), primary_key=True),
+)
+Index("ix_entry_links_ref", entry_links.c.kind, entry_links.c.ref_id, entry_links.c.entry_id)
+
+# the audit trail of typed entries: who created, changed or deleted what
+entry_changes = Table(
+    "entry_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", String(36), nullable=False, index=True),
+    Column("action", String(10), nullable=False),  # created, updated, deleted
+    Column("actor", String(200)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("changes", JSON, nullable=False),  # {field: {before, after}}; all of it on delete
+)
+
+# activity plans: ordered steps a rep goes through, applied to a client or a deal as tasks
+activity_plans = Table(
+    "activity_plans", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text),
+    Column("steps", JSON, nullable=False),  # [{title, description, due_in_days, assignee}]
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+plan_runs = Table(
+    "plan_runs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("plan_id", String(36), nullable=False),
+    Column("plan_name", String(200), nullable=False),
+    Column("client_id", String(36), nullable=False, index=True),
+    Column("deal_id", String(36), index=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("applied_by", String(200)),
+)
+
+# files attached to a client, a deal or an entry; the bytes are in the store (`storage_key`)
+attachments = Table(
+    "attachments", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("client_id", String(36), index=True),
+    Column("deal_id", String(36), index=True),
+    Column("activity_id", String(36), index=True),
+    Column("file_name", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage", String(10), nullable=False),  # file, s3
+    Column("storage_key", String(500), nullable=False),
+    Column("status", String(10), nullable=False),  # uploading, stored
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200)),
+    Column("deleted_at", DateTime(timezone=True)),
+)
 
 # records whose personal data was erased (GDPR): what arrives about them later, out of
 # order, is written redacted
