@@ -54,7 +54,8 @@ def test_record_ids_are_documented_as_uuids(spec):
     assert {p["name"] for p in parameters} == {"client_id", "contact_id", "definition_id",
                                                    "user_id", "token_id", "view_id",
                                                    "deal_id", "pipeline_id", "stage_id",
-                                                   "reason_id"}
+                                                   "reason_id", "activity_id", "task_id",
+                                                   "plan_id"}
     assert all(p["schema"] == {"type": "string", "format": "uuid"} for p in parameters)
 
 

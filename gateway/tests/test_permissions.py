@@ -40,7 +40,11 @@ class AnsweringRpc(FakeRpc):
             return "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:X\r\nEND:VCARD\r\n"
         if method == "create_many":
             return []
-        return dict(CLIENT, items=[], next_cursor=None)
+        if method == "create_activity":
+            return {"activity": dict(CLIENT), "created": True}
+        # a client; as the entry of an activity call, the caller's own about that client
+        return dict(CLIENT, items=[], next_cursor=None, client_id=CLIENT["id"],
+                    author=(context or {}).get("actor"))
 
 
 def test_the_document_parses():

@@ -178,7 +178,8 @@ def test_openapi_document(client):
     client_props = spec["components"]["schemas"]["Client"]["properties"]
     assert {"id", "ico", "registered_address", "registry", "version", "nace", "emails",
             "phones", "bank_accounts", "billing", "archived_at", "tags"} <= set(client_props)
-    assert "occurred_at" in spec["components"]["schemas"]["TimelineEntry"]["properties"]
+    assert {"occurred_at", "starts_at", "due_at", "message_id"} <= set(
+        spec["components"]["schemas"]["Activity"]["properties"])
     errors = spec["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
     assert "application/problem+json" in errors
     validate(spec)

@@ -144,12 +144,22 @@ def records(stack) -> dict:
             ("sales", "manager"))]
     tokens = [_api(stack, "POST", "/api/v1/tokens", json={
         "name": "seed", "user_id": users[0], "scopes": ["read"]})["id"]]
+    notes = [_api(stack, "POST", f"/api/v1/clients/{clients[n % 2]}/activities", json={
+        "type": "note", "title": f"Poznámka {n}"})["id"] for n in range(3)]
+    doomed_notes = [_api(stack, "POST", f"/api/v1/clients/{clients[0]}/activities", json={
+        "type": "note", "title": f"Ke smazání {n}"})["id"] for n in range(4)]
+    tasks = [_api(stack, "POST", f"/api/v1/clients/{clients[0]}/activities", json={
+        "type": "task", "title": f"Úkol {n}", "due_date": "2026-12-01"})["id"]
+        for n in range(3)]
+    plans = [_api(stack, "POST", "/api/v1/activity-plans", json={
+        "name": "Onboarding", "steps": [{"title": "Hovor", "due_in_days": 1}]})["id"]]
     return {"client_id": clients, "contact_id": contacts, "definition_id": definitions,
             "user_id": users, "token_id": tokens, "cursors": cursors, "victims": victims,
             "duplicates": duplicates, "deal_id": deals, "pipeline_id": [pipelines[0]["id"]],
             "stage_id": stages, "spare_stages": [st["id"] for st in spare["stages"]],
             "doomed_deals": doomed_deals, "reason_id": [r["id"] for r in reasons],
-            "lost_reasons": [r["label"] for r in reasons]}
+            "lost_reasons": [r["label"] for r in reasons], "activity_id": notes,
+            "doomed_notes": doomed_notes, "task_id": tasks, "plan_id": plans}
 
 
 def _document() -> dict:
@@ -237,7 +247,8 @@ DESTRUCTIVE = {("DELETE", "/api/v1/contacts/{contact_id}"),
                ("POST", "/api/v1/contacts/{contact_id}/erase")}
 # what these operations take away comes from records made for them
 TAKEN = {("DELETE", "/api/v1/stages/{stage_id}"): "spare_stages",
-         ("DELETE", "/api/v1/deals/{deal_id}"): "doomed_deals"}
+         ("DELETE", "/api/v1/deals/{deal_id}"): "doomed_deals",
+         ("DELETE", "/api/v1/activities/{activity_id}"): "doomed_notes"}
 CURRENCIES = ("CZK", "EUR", "USD")
 MERGE = "/api/v1/clients/{client_id}/merge"
 
@@ -291,6 +302,19 @@ def _semantically_valid(case, records):
         for number, stage in enumerate(body["stages"]):  # names differ within a pipeline
             if isinstance(stage, dict) and isinstance(stage.get("name"), str):
                 stage["name"] = f"{stage['name'][:100]} {number}"
+    elif path in ("/api/v1/clients/{client_id}/activities",
+                  "/api/v1/deals/{deal_id}/activities"):
+        _activity_fields(body, body.get("type"))
+    elif path == "/api/v1/activities/{activity_id}":
+        _activity_fields(body, "note")  # the seeded entries are notes
+    elif path in ("/api/v1/activity-plans", "/api/v1/activity-plans/{plan_id}"):
+        for step in body.get("steps") or []:
+            if isinstance(step, dict) and step.get("assignee") not in (None, "author"):
+                step["assignee"] = "owner"  # or a user that exists
+        body.pop("active", None)  # a retired plan is not applied: the seeded one stays
+    elif path in ("/api/v1/clients/{client_id}/plans", "/api/v1/deals/{deal_id}/plans"):
+        if isinstance(body.get("plan_id"), str):
+            body["plan_id"] = records["plan_id"][0]
     elif path == MERGE and isinstance(body.get("source_id"), str):
         body["source_id"] = _pick(body["source_id"], records["duplicates"])
     elif path == "/api/v1/tokens":
@@ -351,6 +375,47 @@ def _deal_fields(body: dict, records):
     if "custom_fields" in body:
         body["custom_fields"] = {}  # none are defined for deals
     body.pop("contact_id", None)  # one of the deal's client's contact persons, or none
+
+
+ACTIVITY_FIELDS = {"note": (), "meeting": ("starts_at", "ends_at", "place", "outcome",
+                                           "follow_up"),
+                   "call": ("direction", "phone", "duration_seconds", "outcome"),
+                   "email": ("direction", "from", "to", "cc", "message_id", "subject"),
+                   "task": ("due_date", "due_at", "priority", "status", "description")}
+CALL_OUTCOMES = ("connected", "no_answer", "busy", "voicemail", "wrong_number")
+
+
+def _activity_fields(body: dict, entry_type):
+    """The fields of the entry's type (the document lists every type's), each as that type
+    needs it; no links (the deal, contact persons, attendees, assignee must be the
+    client's or real users: the e2e tests try them)."""
+    if entry_type not in ACTIVITY_FIELDS:
+        return
+    for name in list(body):
+        if name not in ("type", "title", "body", "occurred_at", *ACTIVITY_FIELDS[entry_type]):
+            del body[name]
+    for alias, name in (("subject", "title"), ("description", "body")):
+        if alias in body and name in body:
+            del body[alias]
+    if entry_type == "meeting":
+        body["starts_at"] = "2026-03-02T09:00:00Z"
+        if "ends_at" in body:
+            body["ends_at"] = "2026-03-02T10:00:00Z"
+    elif entry_type == "call":
+        body["direction"] = body.get("direction") or "inbound"
+        if body.get("phone") is not None:
+            body["phone"] = _pick(body["phone"], PHONES)
+        if body.get("outcome") is not None:
+            body["outcome"] = _pick(body["outcome"], CALL_OUTCOMES)
+    elif entry_type == "email":
+        body["to"] = body.get("to") or ["jan@example.cz"]
+        if body.get("message_id") is not None:
+            body["message_id"] = f"<{next(KEYS)}@conformance.example>"
+    elif entry_type == "task":
+        if not _written(body.get("title")) and not _written(body.get("subject")):
+            body["title"] = "Úkol"
+        if body.get("due_date") is not None and body.get("due_at") is not None:
+            del body["due_at"]
 
 
 def _custom_fields(body: dict, applies_to: str):

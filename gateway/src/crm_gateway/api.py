@@ -37,10 +37,11 @@ def init_app(app) -> CrmApi:
         "type": "apiKey", "in": "cookie", "name": "crm_session",
         "description": "The web UI's login (POST /api/v1/auth/login); writes with it also "
                        "need the header X-CSRF-Token"})
-    from .blueprints import (audit, auth, clients, contacts, custom_fields, deals,
-                             org_settings, status, tokens, users, views)
-    for blueprint in (clients, contacts, custom_fields, deals, status, auth, users, tokens,
-                      org_settings, audit, views):
+    from .blueprints import (activities, audit, auth, clients, contacts, custom_fields,
+                             deals, org_settings, status, tokens, users, views)
+    for blueprint in (clients, contacts, custom_fields, deals, activities, status, auth,
+                      users, tokens, org_settings, audit, views):
         api.register_blueprint(blueprint.blp)
     api.register_blueprint(deals.settings)
+    api.register_blueprint(activities.plans)
     return api

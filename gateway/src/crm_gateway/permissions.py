@@ -26,6 +26,8 @@ MATRIX = {
     "pipelines.write": frozenset({"admin", "manager"}),  # the sales process and its stages
     "activities.read": EVERYONE,
     "activities.write": STAFF,
+    "activity_plans.read": EVERYONE,
+    "activity_plans.write": frozenset({"admin", "manager"}),  # the steps reps go through
     "users.read": EVERYONE,  # names for the owner and assignee pickers
     "users.write": ADMINS,
     "tokens.read": EVERYONE,  # one's own; an administrator's: everyone's
@@ -45,7 +47,8 @@ BLUEPRINT_RESOURCES = {"clients": "clients", "contacts": "contacts",
                        "custom_fields": "custom_fields", "status": "status",
                        "users": "users", "tokens": "tokens", "settings": "settings",
                        "audit": "audit", "auth": "account", "views": "views",
-                       "deals": "deals", "pipelines": "pipelines"}
+                       "deals": "deals", "pipelines": "pipelines",
+                       "activities": "activities", "activity_plans": "activity_plans"}
 
 RESOURCES = sorted({name.split(".")[0] for name in MATRIX})
 

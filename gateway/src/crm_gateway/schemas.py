@@ -2,7 +2,6 @@
 from apispec import BasePlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
-from webargs.fields import DelimitedList
 
 from crm_common import ico
 from crm_common.fields import FullMatch, StrictSchema as StoredTextSchema, reasonable_time
@@ -401,33 +400,6 @@ class ClientPageSchema(Schema):
 
 
 TIMELINE_TYPES = ("note", "meeting", "call", "email", "task", "system")
-
-
-class TimelineQuerySchema(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String()
-    types = DelimitedList(fields.String(validate=validate.OneOf(TIMELINE_TYPES)),
-                          validate=validate.Length(min=1), metadata={
-        "description": "Entry types, comma-separated (note,meeting,call,email,task,system)"})
-
-
-class TimelineEntrySchema(Schema):
-    id = fields.String()
-    type = fields.String()
-    title = fields.String(allow_none=True)
-    body = fields.String(allow_none=True)
-    occurred_at = fields.String(metadata={"format": "date-time"})
-    author = fields.String(allow_none=True)
-    source = fields.String(allow_none=True)
-    client_id = fields.String(allow_none=True)
-    deal_id = fields.String(allow_none=True)
-    data = fields.Dict(allow_none=True)
-    created_at = fields.String(metadata={"format": "date-time"})
-
-
-class TimelinePageSchema(Schema):
-    items = fields.List(fields.Nested(TimelineEntrySchema))
-    next_cursor = fields.String(allow_none=True)
 
 
 class NoteCreateSchema(StrictSchema):

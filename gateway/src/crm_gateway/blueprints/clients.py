@@ -16,8 +16,9 @@ from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateS
                        ContactAddSchema, ContactLinkPatchSchema, ContactPageSchema,
                        ContactSchema, PageQuerySchema,
                        ClientPatchSchema, ClientSchema, HistoryPageSchema, HistoryQuerySchema,
-                       NoteCreateSchema, SubsidiariesQuerySchema,
-                       TimelineEntrySchema, TimelinePageSchema, TimelineQuerySchema)
+                       NoteCreateSchema, SubsidiariesQuerySchema)
+from ..activity_schemas import ActivityPageSchema, ActivitySchema, TimelineFilterSchema
+from .activities import timeline_page
 from .contacts import VCARD_DOC, vcard_response
 from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
                next_link, problem_responses, require_json, takes_no_body, with_etag,
@@ -433,27 +434,26 @@ def client_history(query, client_id):
 
 @blp.route("/<id:client_id>/timeline")
 @permission("activities.read")
-@blp.arguments(TimelineQuerySchema, location="query")
-@blp.response(200, TimelinePageSchema, headers=LINK_HEADER)
+@blp.arguments(TimelineFilterSchema, location="query", unknown=RAISE)
+@blp.response(200, ActivityPageSchema, headers=LINK_HEADER)
 @moved_response("Merged into another client, whose timeline holds its entries now")
 @errors(404, 422)
 def client_timeline(query, client_id):
-    """The client's timeline, newest first"""
+    """The client's timeline, newest first: its entries and its deals'
+
+    Filters: `types`, `author` (`me` or a user id), `from`, `to`, `q` (words, case and
+    diacritics aside).
+    """
     client = rpc.call("clients", "get", client_id=client_id)  # NotFound -> 404
     if client.get("merged_into"):
         return moved(client, "/timeline")
-    kwargs = {"client_id": client_id, "limit": query["limit"], "cursor": query.get("cursor")}
-    if query.get("types"):
-        kwargs["types"] = query["types"]
-    page = rpc.call("activities", "timeline", **kwargs)
-    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"],
-                                types=",".join(query.get("types") or []))
+    return timeline_page(query, client_id=client_id)
 
 
 @blp.route("/<id:client_id>/notes", methods=["POST"])
 @permission("activities.write")
 @blp.arguments(NoteCreateSchema)
-@blp.response(201, TimelineEntrySchema)
+@blp.response(201, ActivitySchema)
 @errors(400, 404, 415, 422)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 def add_note(note, client_id):

@@ -19,7 +19,8 @@ from ..deal_schemas import (BoardQuerySchema, BoardSchema, ConversionQuerySchema
                             PipelineListSchema, PipelinePatchSchema, PipelineSchema,
                             StageCreateSchema, StageDeleteQuerySchema, StagePatchSchema)
 from ..permissions import permission
-from ..schemas import TimelinePageSchema, TimelineQuerySchema
+from ..activity_schemas import ActivityPageSchema, TimelineFilterSchema
+from .activities import timeline_page
 from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
                next_link, problem_responses, require_json, takes_no_body, with_etag,
                with_ids)
@@ -220,18 +221,13 @@ def deal_history(deal_id):
 
 @blp.route("/deals/<id:deal_id>/timeline")
 @permission("activities.read")
-@blp.arguments(TimelineQuerySchema, location="query")
-@blp.response(200, TimelinePageSchema, headers=LINK_HEADER)
+@blp.arguments(TimelineFilterSchema, location="query", unknown=RAISE)
+@blp.response(200, ActivityPageSchema, headers=LINK_HEADER)
 @errors(404, 422)
 def deal_timeline(query, deal_id):
-    """The deal's timeline, newest first"""
+    """The deal's timeline, newest first (filters as on a client's timeline)"""
     rpc.call("deals", "get", deal_id=deal_id)  # NotFound -> 404
-    kwargs = {"deal_id": deal_id, "limit": query["limit"], "cursor": query.get("cursor")}
-    if query.get("types"):
-        kwargs["types"] = query["types"]
-    page = rpc.call("activities", "timeline", **kwargs)
-    return page, 200, next_link(page.get("next_cursor"), limit=query["limit"],
-                                types=",".join(query.get("types") or []))
+    return timeline_page(query, deal_id=deal_id)
 
 
 @blp.route("/clients/<id:client_id>/deal-summary")

@@ -17,6 +17,7 @@ ENTRY_COLUMNS = (
     ("updated_at", sa.DateTime(timezone=True), {}),
     ("updated_by", sa.String(200), {}),
     ("deleted_at", sa.DateTime(timezone=True), {}),
+    ("search_text", sa.Text, {}),
     ("message_id", sa.String(500), {}),
     ("starts_at", sa.DateTime(timezone=True), {}),
     ("ends_at", sa.DateTime(timezone=True), {}),
@@ -37,6 +38,7 @@ def upgrade():
     with op.batch_alter_table("timeline_entries") as batch:
         for name, type_, options in ENTRY_COLUMNS:
             batch.add_column(sa.Column(name, type_, **options))
+    _fold_existing_entries()
     op.create_index("ux_timeline_message_id", "timeline_entries", ["message_id"], unique=True)
     op.create_index("ix_tasks_assignee", "timeline_entries",
                     ["assignee_id", "status", "due_at"])
@@ -118,6 +120,21 @@ def upgrade():
     )
     for column in ("client_id", "deal_id", "activity_id"):
         op.create_index(f"ix_attachments_{column}", "attachments", [column])
+
+
+def _fold_existing_entries():
+    """The `q` of the timeline finds the entries written before it too."""
+    from crm_common.text import fold
+    bind = op.get_bind()
+    entries = sa.table("timeline_entries", sa.column("id", sa.String),
+                       sa.column("title", sa.Text), sa.column("body", sa.Text),
+                       sa.column("search_text", sa.Text))
+    rows = bind.execute(sa.select(entries.c.id, entries.c.title, entries.c.body)).all()
+    for start in range(0, len(rows), 1000):
+        bind.execute(entries.update().where(entries.c.id == sa.bindparam("entry_id"))
+                     .values(search_text=sa.bindparam("text")),
+                     [{"entry_id": row.id, "text": fold(f"{row.title} {row.body}")}
+                      for row in rows[start:start + 1000]])
 
 
 def downgrade():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from crm_common.events import parse_time as _parse_time, to_utc
+from crm_common.text import fold
 
 TYPES = ("note", "meeting", "call", "email", "task", "system")
 USER_TYPES = ("note", "meeting", "call", "email")
@@ -39,6 +40,7 @@ class TimelineEntry:
     updated_at: datetime | None = None
     updated_by: str | None = None
     deleted_at: datetime | None = None
+    search_text: str | None = None  # title, body and details folded: the timeline's `q`
     message_id: str | None = None  # an e-mail's
     starts_at: datetime | None = None  # a meeting's
     ends_at: datetime | None = None
@@ -120,7 +122,7 @@ def _system_entry(event: dict, now: datetime, *, source: str, title: str, body: 
         title=title, body=body, occurred_at=parse_time(event.get("time")) or to_utc(now),
         # what the register did is not the work of the user whose request started it
         source=source, author="system:ares" if source == "ares" else event.get("actor"),
-        client_id=client_id, deal_id=deal_id,
+        client_id=client_id, deal_id=deal_id, search_text=fold(f"{title} {body}"),
         data=data, event_id=str(event["id"]), created_at=to_utc(now))
 
 
@@ -306,6 +308,7 @@ def redacted(entry: TimelineEntry) -> TimelineEntry:
     if entry.source == USER_SOURCE:
         entry.title = TYPE_TITLES.get(entry.type, entry.title)
     entry.body, entry.data = ERASED_BODY, {"erased": True}
+    entry.search_text = fold(f"{entry.title} {entry.body}")
     return entry
 
 
@@ -356,4 +359,4 @@ def new_note(*, body: str | None, client_id: str | None, now: datetime, type: st
         id=str(uuid.uuid4()), type=type, title=title or TYPE_TITLES[type],
         body=body, occurred_at=to_utc(occurred_at or now), source=USER_SOURCE,
         author=author, client_id=client_id, deal_id=deal_id, data={}, event_id=None,
-        created_at=to_utc(now))
+        created_at=to_utc(now), search_text=fold(f"{title} {body}"))

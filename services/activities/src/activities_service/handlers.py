@@ -11,17 +11,19 @@ from crm_common.uow import insert_ignoring_duplicates
 
 from .domain import (TimelineEntry, entries_from_events, mentioned_records, new_note,
                      redacted)
-from .orm import client_merges, entry_row, erasures, timeline_entries
-from .schemas import NoteCreateSchema, TimelineEntrySchema, TimelineQuerySchema
+from .entries import linked_contacts, snapshot
+from .entry_handlers import event_activity, resource
+from .orm import client_merges, entry_links, entry_row, erasures, timeline_entries
+from .repository import Entries
+from .schemas import NoteCreateSchema, TimelineQuerySchema
 
 ADD_NOTE = "activities.add_note"  # the scope of its Idempotency-Keys
 _note_schema = NoteCreateSchema()
 _query_schema = TimelineQuerySchema()
-_entry_schema = TimelineEntrySchema()
 
 
 def to_resource(entry: TimelineEntry) -> dict:
-    return _entry_schema.dump(entry)
+    return resource(entry)
 
 
 def add_note(uow, payload: dict, idempotency_key: str | None = None) -> dict:
@@ -36,11 +38,11 @@ def add_note(uow, payload: dict, idempotency_key: str | None = None) -> dict:
                      type=data["type"], title=data.get("title"), deal_id=data.get("deal_id"),
                      author=data.get("author") or uow.context.actor,
                      occurred_at=data.get("occurred_at"))
-    uow.session.add(entry)
-    uow.session.flush()
-    resource = to_resource(entry)
-    uow.emit("activity.created", entry.id, {"activity": resource})
-    return uow.commit_once(ADD_NOTE, idempotency_key, payload, resource)
+    repo = Entries(uow.session)
+    repo.add(entry)
+    repo.audit(entry, "created", entry.author, entry.created_at, snapshot(entry))
+    uow.emit("activity.created", entry.id, {"activity": event_activity(entry)})
+    return uow.commit_once(ADD_NOTE, idempotency_key, payload, resource(entry))
 
 
 def record_event(uow, event: dict) -> None:
@@ -69,7 +71,13 @@ def record_events(uow, events: list[dict]) -> None:
         # insert goes row by row on psycopg2
         statement = insert_ignoring_duplicates(uow.session, timeline_entries) \
             .returning(timeline_entries.c.id)
-        uow.session.scalars(statement, [entry_row(entry) for entry in entries]).all()
+        written = set(uow.session.scalars(statement,
+                                          [entry_row(entry) for entry in entries]).all())
+        links = [{"entry_id": entry.id, "kind": "contact", "ref_id": contact_id}
+                 for entry in entries if entry.id in written
+                 for contact_id in sorted(linked_contacts(entry))]
+        if links:  # a contact person's system entries are on their timeline too
+            uow.session.execute(insert_ignoring_duplicates(uow.session, entry_links), links)
 
 
 def merge_clients(uow, events: list[dict]) -> None:
@@ -144,8 +152,10 @@ def erase_records(uow, events: list[dict]) -> None:
         # a client's entries, and those naming it elsewhere (moved by a merge)
         where = or_(columns.client_id == record["record_id"], mentioning) \
             if record["kind"] == "client" else mentioning
-        for entry in uow.session.scalars(select(TimelineEntry).where(where)):
+        found = uow.session.scalars(select(TimelineEntry).where(where)).all()
+        for entry in found:
             redacted(entry)
+        Entries(uow.session).forget_trail([entry.id for entry in found])
     uow.session.flush()
     uow.forget([record["record_id"] for record in erased])
     record_events(uow, events)
@@ -166,27 +176,25 @@ def _erased(uow, record_ids: set[str]) -> set[str]:
 
 
 def timeline(uow, client_id: str | None = None, deal_id: str | None = None,
-             limit: int = 50, cursor: str | None = None, types=None) -> dict:
+             limit: int = 50, cursor: str | None = None, types=None, **filters) -> dict:
     """Newest first by occurred_at (never by arrival), keyset-paginated.
 
-    client_id and deal_id filter together (a deal's entries of one client when both given).
+    client_id, deal_id and contact_id filter together (a deal's entries of one client when
+    both given); `filters`: contact_id, client_ids (those a restricted caller sees), author,
+    since, until (occurred_at), q (every word, diacritics and case aside).
     """
     if isinstance(types, str):
         types = [t.strip() for t in types.split(",") if t.strip()]
-    query_args = load(_query_schema, {"client_id": client_id, "deal_id": deal_id,
-                                      "limit": limit, "cursor": cursor, "types": types})
-    client_id, deal_id = query_args.get("client_id"), query_args.get("deal_id")
-    if not client_id and not deal_id:
-        raise ValidationFailed({"client_id": ["Give client_id or deal_id (or both)."]})
+    args = load(_query_schema, {"client_id": client_id, "deal_id": deal_id, "limit": limit,
+                                "cursor": cursor, "types": types, **filters})
+    if not (args.get("client_id") or args.get("deal_id") or args.get("contact_id")):
+        raise ValidationFailed({"client_id": ["Give client_id, deal_id or contact_id."]})
     columns = timeline_entries.c
-    query = select(TimelineEntry)
-    if client_id:
-        query = query.where(columns.client_id == client_id)
-    if deal_id:
-        query = query.where(columns.deal_id == deal_id)
-    if query_args.get("types"):
-        query = query.where(columns.type.in_(query_args["types"]))
+    query = Entries(uow.session).timeline_query(
+        client_id=args.get("client_id"), deal_id=args.get("deal_id"),
+        contact_id=args.get("contact_id"), client_ids=args.get("client_ids"),
+        types=args.get("types"), author=args.get("author"), since=args.get("since"),
+        until=args.get("until"), q=args.get("q"))
     return newest_first(uow.session, query, columns.occurred_at, columns.id,
-                        query_args.get("limit"), query_args.get("cursor"), to_resource,
+                        args.get("limit"), args.get("cursor"), resource,
                         key=lambda entry: (entry.occurred_at, entry.id))
-

@@ -27,6 +27,8 @@ timeline_entries = Table(
     Column("updated_at", DateTime(timezone=True)),
     Column("updated_by", String(200)),
     Column("deleted_at", DateTime(timezone=True)),
+    # title, body and the typed details folded (crm_common.text.fold): the timeline's `q`
+    Column("search_text", Text),
     # an e-mail's Message-ID: the same message logged twice is one entry
     Column("message_id", String(500)),
     # a meeting's time (the calendar feed)

@@ -29,9 +29,15 @@ class TimelineQuerySchema(Schema):
 
     client_id = fields.String(allow_none=True)
     deal_id = fields.String(allow_none=True)
+    contact_id = fields.String(allow_none=True)
+    client_ids = fields.List(fields.String(), allow_none=True)  # a restricted caller's
     limit = fields.Integer(allow_none=True)
     cursor = fields.String(allow_none=True)
     types = fields.List(fields.String(validate=validate.OneOf(TYPES)), allow_none=True)
+    author = fields.String(allow_none=True, validate=validate.Length(max=200))
+    since = fields.DateTime(allow_none=True)
+    until = fields.DateTime(allow_none=True)
+    q = fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
 class TimelineEntrySchema(Schema):

@@ -3,12 +3,17 @@
 The event handlers take what the prefetch window delivers as one batch, in one transaction
 (`reliable_batch_handler`, sized in config.yaml)."""
 
+from nameko.timer import timer
+
+from crm_common.config import env_float
 from crm_common.nameko_glue import (Database, HealthCheck, handle_events,
                                     reliable_batch_handler, rpc)
 
-from . import SERVICE, handlers
+from . import SERVICE, entry_handlers, handlers, plan_handlers
 
 CONSUMER = "activities.timeline"
+# how often open tasks are checked for having fallen due (`task.due` is that late at most)
+DUE_CHECK_SECONDS = env_float("ACTIVITIES_DUE_CHECK_SECONDS", 30)
 
 
 class ActivitiesService(HealthCheck):
@@ -16,14 +21,101 @@ class ActivitiesService(HealthCheck):
     db = Database(SERVICE)
 
     @rpc
-    def timeline(self, client_id=None, deal_id=None, limit=50, cursor=None, types=None):
+    def timeline(self, client_id=None, deal_id=None, limit=50, cursor=None, types=None,
+                 **filters):
         with self.db() as uow:
-            return handlers.timeline(uow, client_id, deal_id, limit, cursor, types)
+            return handlers.timeline(uow, client_id, deal_id, limit, cursor, types,
+                                     **filters)
 
     @rpc
     def add_note(self, payload, idempotency_key=None):
         with self.db() as uow:
             return handlers.add_note(uow, payload, idempotency_key)
+
+    @rpc
+    def create_activity(self, payload, idempotency_key=None, time_zone=None):
+        with self.db() as uow:
+            return entry_handlers.create(uow, payload, idempotency_key, time_zone)
+
+    @rpc
+    def get_activity(self, activity_id):
+        with self.db() as uow:
+            return entry_handlers.get(uow, activity_id)
+
+    @rpc
+    def activity_target(self, activity_id, deleted=False):
+        with self.db() as uow:
+            return entry_handlers.target(uow, activity_id, deleted)
+
+    @rpc
+    def update_activity(self, activity_id, payload, if_match=None, idempotency_key=None,
+                        time_zone=None):
+        with self.db() as uow:
+            return entry_handlers.update(uow, activity_id, payload, if_match,
+                                         idempotency_key, time_zone)
+
+    @rpc
+    def delete_activity(self, activity_id, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return entry_handlers.delete(uow, activity_id, if_match, idempotency_key)
+
+    @rpc
+    def activity_history(self, activity_id):
+        with self.db() as uow:
+            return entry_handlers.history(uow, activity_id)
+
+    @rpc
+    def tasks(self, query):
+        with self.db() as uow:
+            return entry_handlers.tasks(uow, query)
+
+    @rpc
+    def complete_task(self, task_id, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return entry_handlers.complete_task(uow, task_id, if_match, idempotency_key)
+
+    @rpc
+    def reopen_task(self, task_id, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return entry_handlers.reopen_task(uow, task_id, if_match, idempotency_key)
+
+    @timer(interval=DUE_CHECK_SECONDS)
+    def announce_due_tasks(self):
+        with self.db() as uow:
+            entry_handlers.announce_due(uow)
+
+    @rpc
+    def activity_plans(self, include_inactive=False):
+        with self.db() as uow:
+            return plan_handlers.list_plans(uow, include_inactive)
+
+    @rpc
+    def get_activity_plan(self, plan_id):
+        with self.db() as uow:
+            return plan_handlers.get_plan(uow, plan_id)
+
+    @rpc
+    def create_activity_plan(self, payload, idempotency_key=None):
+        with self.db() as uow:
+            return plan_handlers.create_plan(uow, payload, idempotency_key)
+
+    @rpc
+    def update_activity_plan(self, plan_id, payload, if_match=None, idempotency_key=None):
+        with self.db() as uow:
+            return plan_handlers.update_plan(uow, plan_id, payload, if_match,
+                                             idempotency_key)
+
+    @rpc
+    def apply_activity_plan(self, plan_id, client_id, deal_id=None, owner_id=None,
+                            idempotency_key=None, time_zone=None):
+        with self.db() as uow:
+            return plan_handlers.apply_plan(uow, plan_id, client_id, deal_id, owner_id,
+                                            idempotency_key, time_zone)
+
+    @rpc
+    def plan_runs(self, client_id=None, deal_id=None):
+        with self.db() as uow:
+            return plan_handlers.runs(uow, client_id, deal_id)
 
     @reliable_batch_handler("clients", "client.created")
     def on_client_created(self, events):

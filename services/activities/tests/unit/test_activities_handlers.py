@@ -63,13 +63,20 @@ def test_skipped_event_is_still_marked_seen(uow_factory, make_event):
     assert _count(uow_factory, inbox) == 1
 
 
+DETAILS_OF_MEETING = ("starts_at", "ends_at", "place", "attendees", "outcome", "follow_up")
+
+
 def test_add_note_stores_and_emits_one_event(uow_factory):
     with uow_factory(actor="jana") as uow:
         resource = handlers.add_note(uow, {
             "client_id": "c-1", "deal_id": "d-1", "type": "meeting", "title": "Kick-off",
             "body": "Agreed on a pilot.", "occurred_at": "2026-01-09T15:30:00+01:00"})
     assert set(resource) == {"id", "type", "title", "body", "occurred_at", "author",
-                             "source", "client_id", "deal_id", "data", "created_at"}
+                             "source", "client_id", "deal_id", "contact_ids", "data",
+                             "version", "created_at", "updated_at", "updated_by",
+                             # a meeting's own fields (none given through the notes call)
+                             "starts_at", "ends_at", "place", "attendees", "outcome",
+                             "follow_up"}
     assert resource["type"] == "meeting" and resource["source"] == "user"
     assert resource["author"] == "jana"  # the caller, when no author is given
     assert resource["occurred_at"] == "2026-01-09T14:30:00Z"
@@ -79,7 +86,11 @@ def test_add_note_stores_and_emits_one_event(uow_factory):
     assert len(rows) == 1 and rows[0].event_type == "activity.created"
     event = json.loads(rows[0].payload)
     assert event["subject"] == resource["id"]
-    assert event["data"] == {"activity": resource}
+    # the event's own contract: the common fields, the type's own under `details`
+    common = {k: v for k, v in resource.items() if k not in DETAILS_OF_MEETING
+              and k not in ("updated_at", "updated_by")}
+    assert event["data"] == {"activity": dict(common, details={
+        name: resource[name] for name in DETAILS_OF_MEETING})}
     with uow_factory() as uow:
         page = handlers.timeline(uow, deal_id="d-1")
     assert page["items"] == [resource]

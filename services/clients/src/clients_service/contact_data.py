@@ -4,12 +4,12 @@ Every normaliser returns the canonical form or raises `InvalidValue` naming the 
 """
 import re
 
-import phonenumbers
 from stdnum import iban
 from stdnum.cz import bankaccount
 from stdnum.exceptions import InvalidFormat, ValidationError as StdnumError
 
-DEFAULT_REGION = "CZ"  # numbers typed without a country code are Czech
+from crm_common.phones import e164
+
 _CZECH_ACCOUNT = re.compile(r"([0-9]{1,6}-)?[0-9]{2,10}/[0-9]{4}")  # all of it, nothing after
 
 
@@ -22,19 +22,10 @@ class InvalidValue(ValueError):
 
 def normalize_phone(value, field_name: str = "phone") -> str:
     """E.164 (`+420603111222`): `603 111 222`, `+420 603 111 222` and `00420603111222` alike."""
-    text = str(value or "").strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, DEFAULT_REGION)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidValue(field_name, f"Not a phone number: {exc}") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidValue(field_name, f"{value!r} is not a valid phone number "
-                                       "(numbers without +country code are taken as Czech).")
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    # an extension is kept, as RFC 3966 writes it
-    return f"{e164};ext={number.extension}" if number.extension else e164
+        return e164(value)
+    except ValueError as exc:
+        raise InvalidValue(field_name, str(exc)) from exc
 
 
 def normalize_bank_account(value, field_name: str = "number") -> str:
