@@ -40,6 +40,8 @@ class AnsweringRpc(FakeRpc):
             return "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:X\r\nEND:VCARD\r\n"
         if method == "create_many":
             return []
+        if method == "calendar":
+            return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
         if method == "create_activity":
             return {"activity": dict(CLIENT), "created": True}
         # a client; as the entry of an activity call, the caller's own about that client

@@ -153,13 +153,29 @@ def records(stack) -> dict:
         for n in range(3)]
     plans = [_api(stack, "POST", "/api/v1/activity-plans", json={
         "name": "Onboarding", "steps": [{"title": "Hovor", "due_in_days": 1}]})["id"]]
-    return {"client_id": clients, "contact_id": contacts, "definition_id": definitions,
+    feed_token, _ = _calendar_feed(stack, users[0])
+    reader = _api(stack, "POST", "/api/v1/users", json={
+        "email": "kalendar@firma.example", "name": "Kalendář", "role": "readonly"})["id"]
+    _, reader_auth = _calendar_feed(stack, reader)
+    return {"feed_token": feed_token, "feed_victims": users[1:], "feed_owner": reader_auth,
+            "client_id": clients, "contact_id": contacts, "definition_id": definitions,
             "user_id": users, "token_id": tokens, "cursors": cursors, "victims": victims,
             "duplicates": duplicates, "deal_id": deals, "pipeline_id": [pipelines[0]["id"]],
             "stage_id": stages, "spare_stages": [st["id"] for st in spare["stages"]],
             "doomed_deals": doomed_deals, "reason_id": [r["id"] for r in reasons],
             "lost_reasons": [r["label"] for r in reasons], "activity_id": notes,
             "doomed_notes": doomed_notes, "task_id": tasks, "plan_id": plans}
+
+
+def _calendar_feed(stack, user_id: str) -> tuple[str, str]:
+    """(a feed token, an Authorization header) of a real user (the bootstrap token is
+    nobody: it has no calendar)."""
+    token = _api(stack, "POST", "/api/v1/tokens", json={
+        "name": "calendar", "user_id": user_id, "scopes": ["calendar:write"]})["token"]
+    made = requests.post(stack.url + "/api/v1/calendar/feed", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"})
+    assert made.status_code == 201, made.text
+    return made.json()["token"], f"Bearer {token}"
 
 
 def _document() -> dict:
@@ -208,6 +224,16 @@ def test_every_operation_answers_as_documented(case, stack, records):
         # where a removed stage's deals go: another stage of the same pipeline
         case.query["move_to"] = next(stage for stage in records["spare_stages"]
                                      if stage != (case.path_parameters or {}).get("stage_id"))
+    if all(valid.values()) and case.operation.path == CALENDAR:
+        # a calendar app's request: a real feed token most of the time (else the bootstrap
+        # token's, which is nobody's calendar: 404); never in a request generated invalid,
+        # whose credentials schemathesis takes for made up
+        token = _pick(case.query or {}, [None, records["feed_token"], records["feed_token"]])
+        if token:
+            case.query = {**(case.query or {}), "token": token}
+    if all(valid.values()) and case.operation.path == CALENDAR_FEED:
+        # one's own feed token: a user's (not the one whose feed token the test uses)
+        case.headers = {**(case.headers or {}), "Authorization": records["feed_owner"]}
     if valid[ParameterLocation.HEADER]:
         _valid_headers(case)
     for name in list(case.headers or {}):
@@ -248,7 +274,11 @@ DESTRUCTIVE = {("DELETE", "/api/v1/contacts/{contact_id}"),
 # what these operations take away comes from records made for them
 TAKEN = {("DELETE", "/api/v1/stages/{stage_id}"): "spare_stages",
          ("DELETE", "/api/v1/deals/{deal_id}"): "doomed_deals",
-         ("DELETE", "/api/v1/activities/{activity_id}"): "doomed_notes"}
+         ("DELETE", "/api/v1/activities/{activity_id}"): "doomed_notes",
+         ("DELETE", "/api/v1/users/{user_id}/calendar-feed"): "feed_victims"}
+CALENDAR = "/api/v1/calendar.ics"
+CALENDAR_FEED = "/api/v1/calendar/feed"
+
 CURRENCIES = ("CZK", "EUR", "USD")
 MERGE = "/api/v1/clients/{client_id}/merge"
 

@@ -1,7 +1,7 @@
 """Schemas of the gateway's own resources: users, tokens, login, settings, the audit log."""
 from zoneinfo import available_timezones
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from crm_common.fields import FullMatch, StrictBoolean, reasonable_time
 
@@ -264,3 +264,36 @@ class ViewSchema(Schema):
 
 class ViewPageSchema(PageSchema):
     items = fields.List(fields.Nested(ViewSchema))
+
+
+# -- the calendar feed -----------------------------------------------------------------
+
+FEED_TASKS = ("events", "todos", "none")
+
+
+class CalendarQuerySchema(Schema):
+    tasks = fields.String(load_default="events", validate=validate.OneOf(FEED_TASKS),
+                          metadata={"description": "open tasks as all-day or short events "
+                                    "(default: Google Calendar and Outlook show no others), "
+                                    "as to-dos (VTODO: Thunderbird, Evolution), or none"})
+
+    @pre_load
+    def _feed_token_is_a_credential(self, data, **_):
+        """`token` is the feed token (the `calendarFeedToken` security scheme, read by
+        auth.py), not a parameter of the query."""
+        return {name: data[name] for name in data if name != "token"}
+
+
+class CalendarFeedSchema(Schema):
+    active = fields.Boolean(metadata={"description": "whether you have a feed URL"})
+    created_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    last_used_at = fields.String(allow_none=True, metadata={
+        "format": "date-time", "description": "when a calendar app last fetched it (to the "
+                                              "minute)"})
+
+
+class NewCalendarFeedSchema(Schema):
+    url = fields.String(metadata={"description": "subscribe to this in your calendar app; "
+                                                 "shown this once, never again"})
+    token = fields.String(metadata={"description": "the secret in `url`"})
+    created_at = fields.String(metadata={"format": "date-time"})

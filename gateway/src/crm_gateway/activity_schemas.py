@@ -4,7 +4,7 @@ line)."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from crm_common.fields import FullMatch, reasonable_time
+from crm_common.fields import FullMatch, StrictBoolean, reasonable_time
 
 from .schemas import MOMENT, NOT_BLANK, TIMELINE_TYPES, UUID, StrictSchema
 
@@ -206,7 +206,7 @@ class PlanCreateSchema(StrictSchema):
     description = fields.String(allow_none=True, validate=validate.Length(max=5000))
     steps = fields.List(fields.Nested(PlanStepSchema), required=True,
                         validate=validate.Length(min=1, max=100))
-    active = fields.Boolean(truthy={True}, falsy={False})
+    active = StrictBoolean()
 
 
 class PlanPatchSchema(PlanCreateSchema):

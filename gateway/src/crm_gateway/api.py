@@ -37,10 +37,14 @@ def init_app(app) -> CrmApi:
         "type": "apiKey", "in": "cookie", "name": "crm_session",
         "description": "The web UI's login (POST /api/v1/auth/login); writes with it also "
                        "need the header X-CSRF-Token"})
-    from .blueprints import (activities, audit, auth, clients, contacts, custom_fields,
-                             deals, org_settings, status, tokens, users, views)
+    api.spec.components.security_scheme("calendarFeedToken", {
+        "type": "apiKey", "in": "query", "name": "token",
+        "description": "A calendar feed token (POST /api/v1/calendar/feed), for calendar "
+                       "apps, which send no headers: it reads its user's feed, nothing else"})
+    from .blueprints import (activities, audit, auth, calendar, clients, contacts,
+                             custom_fields, deals, org_settings, status, tokens, users, views)
     for blueprint in (clients, contacts, custom_fields, deals, activities, status, auth,
-                      users, tokens, org_settings, audit, views):
+                      users, tokens, org_settings, audit, views, calendar):
         api.register_blueprint(blueprint.blp)
     api.register_blueprint(deals.settings)
     api.register_blueprint(activities.plans)

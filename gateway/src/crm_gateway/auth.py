@@ -4,6 +4,10 @@ cookie-authenticated write, the CSRF token.
 
 Three ways in: `Authorization: Bearer <API token>` (integrations), the session cookie of a
 password login (the web UI), and `CRM_BOOTSTRAP_ADMIN_TOKEN` (first setup, automation).
+A fourth for one endpoint only: the calendar feed (`feed_token` views) also takes a feed
+token in its `token` query parameter, because calendar apps send no headers; when that
+parameter is there it is the only credential looked at, and it reads that feed, nothing
+else.
 What a token or a session resolves to is cached for `AUTH_CACHE_SECONDS`, so a revoked
 token or a deactivated user is refused by every gateway process within that time (at
 once by the process that made the change).
@@ -20,7 +24,7 @@ from crm_common.access import RESTRICTED_ROLES, Caller
 from crm_common.fields import unstorable_text
 
 from . import observability, permissions
-from .accounts import org_settings, sessions, store, tokens
+from .accounts import calendar_feeds, org_settings, sessions, store, tokens
 from .problems import problem
 from .security import metrics_token_ok
 
@@ -31,6 +35,8 @@ PUBLIC_PATHS = {"/healthz", "/readyz", "/api/openapi.json", "/", "/favicon.ico"}
 METRICS_PATH = "/metrics"
 PUBLIC_PREFIXES = ("/api/docs", "/static/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+FEED_TOKEN_PARAM = "token"
+FEED_SCOPES = ("calendar:read",)  # all a feed token can do, wherever it is sent
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,20 @@ def _from_session(connection, cookie: str) -> Principal | None:
                      session_id=found.session_id)
 
 
+def _from_feed_token(connection, secret: str) -> Principal | None:
+    found = calendar_feeds.authenticate(connection, secret)
+    if found is None:
+        return None
+    return Principal(id=found.user_id, actor=f"user:{found.user_id}", role=found.role,
+                     user_id=found.user_id, via="calendar_feed", scopes=FEED_SCOPES)
+
+
+def authenticate_feed_token(secret: str) -> Principal | None:
+    if not secret.startswith(calendar_feeds.PREFIX) or len(secret) > 200:
+        return None
+    return _cached("feed", secret, _from_feed_token)
+
+
 def authenticate_bearer(token: str) -> Principal | None:
     expected = current_app.config.get("CRM_BOOTSTRAP_ADMIN_TOKEN")
     if expected and hmac.compare_digest(token.encode("utf-8", "surrogatepass"),
@@ -233,7 +253,17 @@ def _require_principal():
     token = bearer_token()
     if request.path == METRICS_PATH and metrics_token_ok(token):
         return None
-    principal = _authenticate()
+    feed_token = request.args.get(FEED_TOKEN_PARAM) if getattr(view, "feed_token", False) \
+        else None
+    if feed_token is not None:
+        principal = authenticate_feed_token(feed_token)
+        if principal is None:  # unknown, revoked, replaced, or its user deactivated: alike
+            return problem(401, "The calendar feed token is not valid (revoked, replaced by "
+                                "a newer one, or its user deactivated).",
+                           headers={"WWW-Authenticate": 'Bearer realm="crm", '
+                                                        'error="invalid_token"'})
+    else:
+        principal = _authenticate()
     if principal is None:
         challenge = 'Bearer realm="crm"' + ('' if token is None else ', error="invalid_token"')
         return problem(401, "Log in, or send a valid bearer token." if token is None

@@ -16,6 +16,25 @@ _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # anything else: a 
 _CONVERTER = re.compile(r"<[^<>:]+:([^<>]+)>")  # `<id:client_id>` is labelled `<client_id>`
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 log = logging.getLogger("crm_gateway.access")
+# a secret in a query string: the calendar feed token (GET /api/v1/calendar.ics?token=...)
+_SECRET_PARAM = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
+def redact(text: str) -> str:
+    return _SECRET_PARAM.sub(r"\1[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """The access lines of werkzeug's server (`python -m crm_gateway`) hold the query
+    string, and so a feed token: it is redacted (this module's own line holds no query;
+    gunicorn writes none)."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
 
 
 class Metrics:
@@ -38,6 +57,9 @@ class Metrics:
 
 def init_app(app) -> None:
     app.extensions["crm_metrics"] = Metrics()
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactSecrets) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactSecrets())
     app.before_request(_start)
     app.after_request(_finish)
     app.teardown_request(_clear)
@@ -73,6 +95,7 @@ def _finish(response):
     method = request.method if request.method in KNOWN_METHODS else "other"  # bounded labels
     m.requests.labels(method, endpoint, status).inc()
     m.latency.labels(method, endpoint, status).observe(elapsed)
+    # the path without its query: no feed token (`?token=`) in the log
     log.info("%s %s %s %.1fms", request.method, request.path, status, elapsed * 1000)
     return response
 

@@ -40,6 +40,8 @@ MATRIX = {
     "views.write": EVERYONE,  # one's own (an administrator: any)
     "account.read": EVERYONE,  # oneself: who am I, my session
     "account.write": EVERYONE,  # my password
+    "calendar.read": EVERYONE,  # one's own feed (meetings and tasks)
+    "calendar.write": EVERYONE,  # one's own feed token
 }
 
 # the resource of each blueprint's endpoints, unless one says otherwise
@@ -48,7 +50,8 @@ BLUEPRINT_RESOURCES = {"clients": "clients", "contacts": "contacts",
                        "users": "users", "tokens": "tokens", "settings": "settings",
                        "audit": "audit", "auth": "account", "views": "views",
                        "deals": "deals", "pipelines": "pipelines",
-                       "activities": "activities", "activity_plans": "activity_plans"}
+                       "activities": "activities", "activity_plans": "activity_plans",
+                       "calendar": "calendar"}
 
 RESOURCES = sorted({name.split(".")[0] for name in MATRIX})
 
@@ -67,6 +70,13 @@ def permission(name: str):
 def public(view):
     """An endpoint anyone may call (logging in)."""
     view.public = True
+    return view
+
+
+def feed_token(view):
+    """An endpoint that also takes a calendar feed token as its `token` query parameter
+    (calendar apps send no headers); see auth.py."""
+    view.feed_token = True
     return view
 
 

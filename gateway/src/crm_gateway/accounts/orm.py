@@ -113,3 +113,13 @@ views = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("version", Integer, nullable=False),
 )
+
+# a user's calendar feed token (GET /api/v1/calendar.ics?token=...): one per user, a new
+# one replaces it; stored as the SHA-256 of the secret, like an API token
+calendar_feeds = Table(
+    "calendar_feeds", metadata,
+    Column("user_id", String(36), ForeignKey("users.id"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_used_at", UtcDateTime()),
+)

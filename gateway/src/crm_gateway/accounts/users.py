@@ -10,7 +10,7 @@ from werkzeug.exceptions import Conflict, NotFound, PreconditionFailed
 from crm_common.events import rfc3339, utcnow
 
 from . import passwords
-from .orm import api_tokens, sessions, users
+from .orm import api_tokens, calendar_feeds, sessions, users
 from .store import aware
 
 ROLES = ("admin", "manager", "sales", "readonly")
@@ -113,6 +113,8 @@ def change(connection, user_id: str, changes: dict, if_match: int | None) -> dic
         connection.execute(update(api_tokens).where(
             api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
             .values(revoked_at=utcnow()))
+        connection.execute(calendar_feeds.delete().where(
+            calendar_feeds.c.user_id == user_id))  # and their calendar feed's
     if values.get("active") is False or "role" in values:
         end_sessions(connection, user_id)
     return to_resource(get_row(connection, user_id))

@@ -427,8 +427,8 @@ def deal_plans(deal_id):
 
 
 def _check_step_users(body: dict) -> None:
-    named = [step["assignee"] for step in body.get("steps") or []
-             if step["assignee"] not in ("owner", "author")]
+    named = [step.get("assignee") for step in body.get("steps") or []
+             if step.get("assignee") not in (None, "owner", "author")]
     with store.transaction() as connection:
         for user_id in dict.fromkeys(named):
             try:
@@ -471,7 +471,7 @@ def get_plan(plan_id):
 
 
 @plans.route("/activity-plans/<id:plan_id>", methods=["PATCH"])
-@plans.arguments(PlanPatchSchema(partial=True))
+@plans.arguments(PlanPatchSchema(partial=("name", "description", "steps", "active")))
 @plans.response(200, PlanSchema, headers=ETAG_HEADER)
 @plan_errors(400, 404, 412, 415, 422)
 @plans.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])

@@ -44,6 +44,7 @@ def upgrade():
                     ["assignee_id", "status", "due_at"])
     op.create_index("ix_tasks_due", "timeline_entries", ["status", "due_sent_at", "due_at"])
     op.create_index("ix_timeline_plan_run", "timeline_entries", ["plan_run_id"])
+    op.create_index("ix_timeline_author", "timeline_entries", ["author", "type"])
 
     op.create_table(
         "entry_links",
@@ -141,7 +142,7 @@ def downgrade():
     for table in ("attachments", "plan_runs", "activity_plans", "entry_changes", "entry_links"):
         op.drop_table(table)
     for index in ("ux_timeline_message_id", "ix_tasks_assignee", "ix_tasks_due",
-                  "ix_timeline_plan_run"):
+                  "ix_timeline_plan_run", "ix_timeline_author"):
         op.drop_index(index, "timeline_entries")
     with op.batch_alter_table("timeline_entries") as batch:
         for name, _, _ in reversed(ENTRY_COLUMNS):

@@ -58,6 +58,8 @@ Index("ix_tasks_assignee", timeline_entries.c.assignee_id, timeline_entries.c.st
 Index("ix_tasks_due", timeline_entries.c.status, timeline_entries.c.due_sent_at,
       timeline_entries.c.due_at)
 Index("ix_timeline_plan_run", timeline_entries.c.plan_run_id)
+# what a user wrote (the timelines' `author`, their calendar feed's meetings and tasks)
+Index("ix_timeline_author", timeline_entries.c.author, timeline_entries.c.type)
 
 # an entry's contact persons and user attendees: the contact's timeline, a user's calendar
 entry_links = Table(

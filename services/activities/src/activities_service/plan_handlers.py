@@ -18,7 +18,8 @@ from .repository import Entries
 CREATE, UPDATE, APPLY = "activities.create_plan", "activities.update_plan", \
     "activities.apply_plan"
 _plan_schema = PlanSchema()
-_patch_schema = PlanSchema(partial=True)
+# any of the plan's fields; the steps sent are whole steps (their defaults too)
+_patch_schema = PlanSchema(partial=("name", "description", "steps", "active"))
 
 
 def _plan(row) -> dict:

@@ -6,10 +6,12 @@ The event handlers take what the prefetch window delivers as one batch, in one t
 from nameko.timer import timer
 
 from crm_common.config import env_float
+from crm_common.events import utcnow
 from crm_common.nameko_glue import (Database, HealthCheck, handle_events,
                                     reliable_batch_handler, rpc)
 
 from . import SERVICE, entry_handlers, handlers, plan_handlers
+from .calendar import calendar_feed
 
 CONSUMER = "activities.timeline"
 # how often open tasks are checked for having fallen due (`task.due` is that late at most)
@@ -116,6 +118,11 @@ class ActivitiesService(HealthCheck):
     def plan_runs(self, client_id=None, deal_id=None):
         with self.db() as uow:
             return plan_handlers.runs(uow, client_id, deal_id)
+
+    @rpc
+    def calendar(self, user_id, tasks="events"):
+        with self.db() as uow:
+            return calendar_feed(uow, user_id, utcnow(), tasks)
 
     @reliable_batch_handler("clients", "client.created")
     def on_client_created(self, events):

@@ -367,3 +367,17 @@ def test_due_window_week_is_monday_to_sunday():
     from zoneinfo import ZoneInfo
     assert due_window("week", utc(2026, 3, 28, 12), ZoneInfo("Europe/Prague")) == (
         date(2026, 3, 23), date(2026, 3, 29))
+
+
+def test_a_plans_new_steps_get_their_defaults(db):
+    with db() as uow:
+        plan = plan_handlers.create_plan(uow, {"name": "P", "steps": [
+            {"title": "A", "due_in_days": 1}]})
+    with db() as uow:
+        changed = plan_handlers.update_plan(uow, plan["id"], {"steps": [
+            {"title": "B", "due_in_days": 2}]})
+    assert changed["steps"] == [{"title": "B", "due_in_days": 2, "assignee": "owner",
+                                 "priority": "normal"}]
+    with db() as uow:
+        run = plan_handlers.apply_plan(uow, plan["id"], CLIENT, owner_id=PETR)
+    assert run["tasks"][0]["assignee_id"] == PETR
