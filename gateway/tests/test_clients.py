@@ -439,9 +439,13 @@ def test_the_card_brings_every_section_together(client, rpc):
     rpc.answers[("activities", "timeline")] = {"items": [{"id": "t1"}], "next_cursor": "c"}
     rpc.answers[("deals", "list")] = {"items": [{"id": "d1"}], "next_cursor": None}
     rpc.answers[("deals", "client_summary")] = {"client_id": CLIENT["id"], "open_count": 1}
+    rpc.answers[("activities", "tasks")] = {"items": [{"id": "task-1"}], "next_cursor": None}
     response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
     assert response.status_code == 200, response.json
     card = response.json
+    assert card["open_tasks"]["items"] == [{"id": "task-1"}]
+    [query] = [c[2]["query"] for c in rpc.calls if c[:2] == ("activities", "tasks")]
+    assert query == {"client_id": CLIENT["id"], "status": "open", "limit": 10}
     assert card["open_deals"] == {"status": "ok", "items": [{"id": "d1"}], "next_cursor": None}
     assert card["deal_summary"] == {"status": "ok", "client_id": CLIENT["id"], "open_count": 1}
     assert [c[2]["filters"]["status"] for c in rpc.calls if c[:2] == ("deals", "list")] == [

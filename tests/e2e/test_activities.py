@@ -170,6 +170,10 @@ def test_tasks_by_due_date_completed_once_and_due_once_across_replicas(crm):
         "assignee": "me", "due": "today", "client_id": client["id"]})["items"] if
         t["title"] != "Hned"] == ["Dnes"]
 
+    card = anna("GET", f"/clients/{client['id']}/card", 200)
+    assert [t["title"] for t in card["open_tasks"]["items"]] == ["Včera", "Dnes", "Hned",
+                                                                  "Zítra"]
+
     tap.wait_for(lambda e: e["type"] == "task.due" and e["subject"] == due_now["id"],
                  timeout=20, what="task.due")
     stack.stop_service("activities", replica=1)  # a restart of one replica

@@ -598,6 +598,9 @@ class ClientCardSchema(Schema):
     deal_summary = fields.Dict(metadata={
         "description": '{"status", and with ok: open, won (all time, the last 12 months), '
                        'lost, win rate, per currency} as GET /clients/{id}/deal-summary'})
+    open_tasks = fields.Nested(CardSectionSchema, metadata={
+        "description": "open tasks of the client and its deals, the soonest due first "
+                       "(first page)"})
 
 
 class FieldErrorSchema(Schema):

@@ -371,6 +371,7 @@ def erase_client(client_id):
 
 CARD_TIMELINE = 10  # entries of the card's recent timeline
 CARD_DEALS = 10  # open (and closed) deals on the card, the most recently changed first
+CARD_TASKS = 10  # open tasks on the card, the soonest due first
 
 
 @blp.route("/<id:client_id>/card")
@@ -381,12 +382,11 @@ CARD_DEALS = 10  # open (and closed) deals on the card, the most recently change
 @errors(404)
 def client_card(client_id):
     """The client card: the client with its contact persons, parent company, subsidiaries,
-    open and closed deals and their summary (how much have we done with this client), recent
-    timeline, fetched from the services in parallel
+    open and closed deals and their summary (how much have we done with this client), open
+    tasks, recent timeline, fetched from the services in parallel
 
     A section whose service does not answer in time comes back as
-    `{"status": "unavailable"}`; only the client itself is required. Tasks join the card
-    when the activities service offers them.
+    `{"status": "unavailable"}`; only the client itself is required.
     """
     timeout = float(current_app.config["CARD_TIMEOUT"])
     calls = {"client": ("clients", "get", {"client_id": client_id}),
@@ -400,7 +400,9 @@ def client_card(client_id):
              "closed_deals": ("deals", "list", {"filters": {"client_id": client_id,
                                                             "status": "closed"},
                                                 "sort": "-updated_at", "limit": CARD_DEALS}),
-             "deal_summary": ("deals", "client_summary", {"client_id": client_id})}
+             "deal_summary": ("deals", "client_summary", {"client_id": client_id}),
+             "open_tasks": ("activities", "tasks", {"query": {
+                 "client_id": client_id, "status": "open", "limit": CARD_TASKS}})}
     results = rpc.fan_out(calls, timeout=timeout)
     client = results.pop("client")
     if isinstance(client, Exception):
@@ -416,7 +418,7 @@ def client_card(client_id):
     card = {"client": client}
     for name, result in results.items():
         card[name] = {"status": "unavailable"} if isinstance(result, Exception) else \
-            {"status": "ok", **({"client": result} if name == "parent" else result)}
+            {"status": "ok", **({"client": result} if name == "parent" else result or {})}
     card.setdefault("parent", {"status": "ok", "client": None})
     return jsonify(card)
 
