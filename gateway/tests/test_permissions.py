@@ -28,6 +28,11 @@ def _tables():
 
 
 MATRIX, ENDPOINTS = _tables()
+ATTACHMENT = {"id": "6c1f3b0e-0000-4000-8000-0000000000a1", "client_id": CLIENT["id"],
+              "deal_id": None, "activity_id": None, "file_name": "a.txt",
+              "content_type": "text/plain", "size": 0, "created_at": CLIENT["created_at"],
+              "created_by": None, "sha256": "e3b0c44298fc1c149afbf4c8996fb924"
+                                            "27ae41e4649b934ca495991b7852b855"}
 
 
 class AnsweringRpc(FakeRpc):
@@ -40,6 +45,8 @@ class AnsweringRpc(FakeRpc):
             return "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:X\r\nEND:VCARD\r\n"
         if method == "create_many":
             return []
+        if method.startswith("attachment_"):  # a stored attachment, its bytes, its entry
+            return dict(ATTACHMENT, data="", items=[], next_cursor=None)
         if method == "calendar":
             return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
         if method == "create_activity":

@@ -98,13 +98,20 @@ def records(stack) -> dict:
     )]
     for subsidiary in clients[1:3]:
         _api(stack, "PATCH", f"/api/v1/clients/{subsidiary}", json={"parent_id": clients[0]})
-    contacts = []
+    contacts, notes = [], []
     for client_id in clients[:2]:
         for first, last in (("Eva", "Malá"), ("Karel", "Velký")):
             contacts.append(_api(stack, "POST", f"/api/v1/clients/{client_id}/contacts",
                                  json={"first_name": first, "last_name": last})["id"])
-        _api(stack, "POST", f"/api/v1/clients/{client_id}/notes",
-             json={"title": "Schůzka", "body": "Probrali jsme ceník."})
+        notes.append(_api(stack, "POST", f"/api/v1/clients/{client_id}/notes",
+                          json={"title": "Schůzka", "body": "Probrali jsme ceník."})["id"])
+    # files on a client and on a note; some for the operation that deletes them
+    attachments = [_api(stack, "POST", path, files={"file": (
+        "Zápis – ceník.pdf", b"%PDF-1.4\n")})["id"] for path in (
+            f"/api/v1/clients/{clients[0]}/attachments",
+            f"/api/v1/activities/{notes[0]}/attachments")]
+    doomed_attachments = [_api(stack, "POST", f"/api/v1/clients/{clients[1]}/attachments",
+                               files={"file": (f"{n}.txt", b"x")})["id"] for n in range(4)]
     # for the operations that delete or erase a contact person: the others keep theirs
     victims = [_api(stack, "POST", f"/api/v1/clients/{clients[2]}/contacts",
                     json={"last_name": f"Dočasný {n}"})["id"] for n in range(4)]
@@ -164,7 +171,8 @@ def records(stack) -> dict:
             "stage_id": stages, "spare_stages": [st["id"] for st in spare["stages"]],
             "doomed_deals": doomed_deals, "reason_id": [r["id"] for r in reasons],
             "lost_reasons": [r["label"] for r in reasons], "activity_id": notes,
-            "doomed_notes": doomed_notes, "task_id": tasks, "plan_id": plans}
+            "doomed_notes": doomed_notes, "task_id": tasks, "plan_id": plans,
+            "attachment_id": attachments, "doomed_attachments": doomed_attachments}
 
 
 def _calendar_feed(stack, user_id: str) -> tuple[str, str]:
@@ -275,7 +283,8 @@ DESTRUCTIVE = {("DELETE", "/api/v1/contacts/{contact_id}"),
 TAKEN = {("DELETE", "/api/v1/stages/{stage_id}"): "spare_stages",
          ("DELETE", "/api/v1/deals/{deal_id}"): "doomed_deals",
          ("DELETE", "/api/v1/activities/{activity_id}"): "doomed_notes",
-         ("DELETE", "/api/v1/users/{user_id}/calendar-feed"): "feed_victims"}
+         ("DELETE", "/api/v1/users/{user_id}/calendar-feed"): "feed_victims",
+         ("DELETE", "/api/v1/attachments/{attachment_id}"): "doomed_attachments"}
 CALENDAR = "/api/v1/calendar.ics"
 CALENDAR_FEED = "/api/v1/calendar/feed"
 
@@ -300,8 +309,8 @@ def _real_ids(case, records):
 def _semantically_valid(case, records):
     body = case.body
     path = case.operation.path
-    if not isinstance(body, (dict, list)):
-        return
+    if not isinstance(body, (dict, list)) or case.media_type == "multipart/form-data":
+        return  # an upload: any bytes under any file name are a file (and not JSON)
     # the coverage phase does not keep to `allow-x00`: its NUL characters become "␀"
     case.body = body = json.loads(json.dumps(body).replace("\\u0000", "\u2400"))
     if not isinstance(body, dict):

@@ -51,7 +51,8 @@ BLUEPRINT_RESOURCES = {"clients": "clients", "contacts": "contacts",
                        "audit": "audit", "auth": "account", "views": "views",
                        "deals": "deals", "pipelines": "pipelines",
                        "activities": "activities", "activity_plans": "activity_plans",
-                       "calendar": "calendar"}
+                       "calendar": "calendar",
+                       "attachments": "activities"}  # files follow the timeline's rules
 
 RESOURCES = sorted({name.split(".")[0] for name in MATRIX})
 

@@ -23,6 +23,9 @@ REMOTE_ERRORS = {
     "Conflict": (409, "urn:crm:problem:conflict"),
     "PreconditionFailed": (412, "urn:crm:problem:stale-version"),
     "ServiceUnavailable": (503, UNAVAILABLE_TYPE),  # returned by the broker: nobody consumes
+    "PayloadTooLarge": (413, "urn:crm:problem:too-large"),
+    # stored bytes that fail their checksum: never handed out (the service logs it)
+    "DataDamaged": (500, "urn:crm:problem:data-damaged"),
 }
 
 
@@ -119,6 +122,8 @@ def from_remote_error(error: RemoteError) -> Response:
         log.warning("service unavailable: %s", error)
         return problem(503, f"The service is not available. {NOTHING_DONE}", type_=type_,
                        headers=_retry_after())
+    if status == 500:
+        log.error("%s: %s", error.exc_type, error)
     if status == 502:
         log.error("remote error: %s", error)  # internals stay in the log
         return problem(502, "A service failed to answer the request.", type_=type_)

@@ -74,6 +74,9 @@ def load(overrides: dict | None = None) -> dict:
         # a JSON API: larger bodies are refused (413 problem+json) before they are read;
         # room for a batch of 1,000 full clients
         "MAX_CONTENT_LENGTH": int(env_float("GATEWAY_MAX_BODY_BYTES", 4 * 1024 * 1024)),
+        # an attachment (the one body over that: streamed to the activities service in
+        # pieces, 413 above this); the activities service reads the same variable
+        "ATTACHMENTS_MAX_BYTES": int(env_float("ATTACHMENTS_MAX_BYTES", 25 * 1024 * 1024)),
     }
     settings.update(overrides or {})
     return settings

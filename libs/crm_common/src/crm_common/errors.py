@@ -36,6 +36,18 @@ class PreconditionFailed(CrmError):
     status = 412
 
 
+class PayloadTooLarge(CrmError):
+    """What the caller sent is larger than the service takes (an attachment over its
+    limit): nothing was stored."""
+    status = 413
+
+
+class DataDamaged(CrmError):
+    """Stored bytes no longer match the checksum recorded when they were stored (or are
+    gone): they are not handed out. Not the caller's fault; operators restore them."""
+    status = 500
+
+
 class ServiceUnavailable(CrmError):
     """The service could not reach what it needs (its database): nothing was done; the
     caller may simply try again later."""

@@ -13,3 +13,22 @@ def fold(text: str | None) -> str:
     decomposed = unicodedata.normalize("NFKD", str(text))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return " ".join(_NOT_WORD.split(plain)).strip()
+
+
+MAX_FILE_NAME = 255  # characters: what file systems and the attachments table take
+_PATH_SEPARATORS = re.compile(r"[\\/]")
+_DROPPED = {"Cf", "Cs"}  # format characters (a right-to-left override disguises
+# "fdp.exe" as "exe.pdf"), lone surrogates (not UTF-8 at all)
+
+
+def safe_file_name(name: str) -> str:
+    """A file name as a person sent it, fit to store and to put in a header: diacritics
+    kept ("Smlouva – Žluťoučký kůň.pdf"), composed (macOS sends names decomposed), the
+    last path component only (some browsers send "C:\\Users\\...\\a.pdf"), control
+    characters as spaces (a line break would split a header), white space runs as one
+    space. "" when nothing is left (or only "." / "..")."""
+    name = _PATH_SEPARATORS.split(unicodedata.normalize("NFC", name))[-1]
+    name = "".join(" " if unicodedata.category(char) == "Cc" else char for char in name
+                   if unicodedata.category(char) not in _DROPPED)
+    name = " ".join(name.split())
+    return "" if name in (".", "..") else name

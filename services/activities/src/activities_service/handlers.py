@@ -9,6 +9,7 @@ from crm_common.fields import load
 from crm_common.pagination import newest_first
 from crm_common.uow import insert_ignoring_duplicates
 
+from . import attachments
 from .domain import (TimelineEntry, entries_from_events, mentioned_records, new_note,
                      redacted)
 from .entries import linked_contacts, snapshot
@@ -101,6 +102,7 @@ def merge_clients(uow, events: list[dict]) -> None:
         for source_id, target_id in targets.items():
             uow.session.execute(update(timeline_entries).where(
                 timeline_entries.c.client_id == source_id).values(client_id=target_id))
+        attachments.follow_merges(uow, targets)
     record_events(uow, events)
 
 
@@ -157,6 +159,7 @@ def erase_records(uow, events: list[dict]) -> None:
             redacted(entry)
         Entries(uow.session).forget_trail([entry.id for entry in found])
     uow.session.flush()
+    attachments.erase_for(uow, erased)
     uow.forget([record["record_id"] for record in erased])
     record_events(uow, events)
 

@@ -10,7 +10,7 @@ from crm_common.events import utcnow
 from crm_common.nameko_glue import (Database, HealthCheck, handle_events,
                                     reliable_batch_handler, rpc)
 
-from . import SERVICE, entry_handlers, handlers, plan_handlers
+from . import SERVICE, attachments, entry_handlers, handlers, plan_handlers
 from .calendar import calendar_feed
 
 CONSUMER = "activities.timeline"
@@ -123,6 +123,59 @@ class ActivitiesService(HealthCheck):
     def calendar(self, user_id, tasks="events"):
         with self.db() as uow:
             return calendar_feed(uow, user_id, utcnow(), tasks)
+    # attachments: the gateway streams a file's bytes through these in pieces
+    @rpc
+    def attachment_begin(self, meta, idempotency_key=None):
+        with self.db() as uow:
+            return attachments.begin(uow, meta, idempotency_key)
+
+    @rpc
+    def attachment_chunk(self, attachment_id, offset, data):
+        with self.db() as uow:
+            return attachments.write_piece(uow, attachment_id, offset, data)
+
+    @rpc
+    def attachment_finish(self, attachment_id, size, sha256, idempotency_key=None):
+        with self.db() as uow:
+            return attachments.finish(uow, attachment_id, size, sha256, idempotency_key)
+
+    @rpc
+    def attachment_abort(self, attachment_id):
+        with self.db() as uow:
+            return attachments.abort(uow, attachment_id)
+
+    @rpc
+    def attachment_get(self, attachment_id):
+        with self.db() as uow:
+            return attachments.get(uow, attachment_id)
+
+    @rpc
+    def attachment_verify(self, attachment_id):
+        with self.db() as uow:
+            return attachments.verify(uow, attachment_id)
+
+    @rpc
+    def attachment_read(self, attachment_id, offset, length):
+        with self.db() as uow:
+            return attachments.read(uow, attachment_id, offset, length)
+
+    @rpc
+    def attachment_list(self, client_id=None, deal_id=None, activity_id=None, limit=50,
+                        cursor=None):
+        with self.db() as uow:
+            return attachments.list_attachments(uow, client_id, deal_id, activity_id, limit,
+                                                cursor)
+
+    @rpc
+    def attachment_delete(self, attachment_id, idempotency_key=None, replay_only=False):
+        with self.db() as uow:
+            return attachments.delete_attachment(uow, attachment_id, idempotency_key,
+                                                 replay_only)
+
+    @rpc
+    def attachment_target(self, activity_id):
+        with self.db() as uow:
+            return attachments.target(uow, activity_id)
 
     @reliable_batch_handler("clients", "client.created")
     def on_client_created(self, events):

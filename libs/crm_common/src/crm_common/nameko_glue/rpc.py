@@ -14,7 +14,8 @@ import kombu.serialization
 from nameko.exceptions import UnserializableValueError, serialize
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 
-from ..errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from ..errors import (Conflict, NotFound, PayloadTooLarge, PreconditionFailed,
+                      ValidationFailed)
 from .consuming import SafeQueueConsumer
 from .database import DEADLINE_KEY, seconds_late
 from .publishing import ReplyPublisher
@@ -61,7 +62,7 @@ class BoundedRpcConsumer(RpcConsumer):
 
 
 # the caller's mistakes, answered as 4xx: logged as warnings, not as the service's errors
-CALLER_ERRORS = (ValidationFailed, NotFound, Conflict, PreconditionFailed)
+CALLER_ERRORS = (ValidationFailed, NotFound, Conflict, PreconditionFailed, PayloadTooLarge)
 
 
 class DeadlineRpc(Rpc):
