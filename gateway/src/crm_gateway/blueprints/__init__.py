@@ -40,6 +40,17 @@ def next_link(next_cursor: str | None, **params) -> dict:
     return {"Link": f'<{request.path}?{urlencode(query, doseq=True)}>; rel="next"'}
 
 
+LINK_HEADER = {"Link": {"description": 'rel="next": the next page',
+                        "schema": {"type": "string"}}}
+
+
+def paged(page: dict):
+    """A page's answer with the link to the next one: the same query, its cursor."""
+    params = {name: value for name, value in request.args.to_dict(flat=False).items()
+              if name != "cursor"}
+    return page, 200, next_link(page.get("next_cursor"), **params)
+
+
 def takes_no_body(view):
     """An action endpoint (POST .../archive) that needs no request body."""
     view.takes_no_body = True

@@ -3,7 +3,6 @@ contact persons, tasks and activity plans (the activities service).
 
 An entry is visible to whoever sees its client: every call checks the client (and the deal)
 with their services first, which answer 404 for a record the caller may not see."""
-from flask import request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from werkzeug.exceptions import Forbidden
@@ -19,8 +18,8 @@ from ..activity_schemas import (ActivityCreateSchema, ActivityHistorySchema,
                                 PlanListSchema, PlanPatchSchema, PlanRunListSchema, PlanRunSchema, PlanSchema,
                                 TaskQuerySchema, TimelineFilterSchema)
 from ..auth import caller, current_principal
-from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
-               next_link, problem_responses, require_json, takes_no_body, with_etag,
+from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, LINK_HEADER, idempotency_key,
+               if_match, paged, problem_responses, require_json, takes_no_body, with_etag,
                with_ids)
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1",
@@ -31,8 +30,6 @@ for blueprint in (blp, plans):
     with_ids(blueprint)
     blueprint.before_request(require_json)
 
-LINK_HEADER = {"Link": {"description": 'rel="next": the next page',
-                        "schema": {"type": "string"}}}
 EDITORS = ("manager",)  # besides the author (and administrators): who edit anyone's entries
 
 
@@ -284,10 +281,7 @@ def timeline_page(query: dict, **where):
             kwargs[key] = query[name].isoformat()
     if query.get("q"):
         kwargs["q"] = query["q"]
-    page = rpc.call("activities", "timeline", **kwargs)
-    params = {name: value for name, value in request.args.to_dict(flat=True).items()
-              if name != "cursor"}
-    return page, 200, next_link(page.get("next_cursor"), **params)
+    return paged(rpc.call("activities", "timeline", **kwargs))
 
 
 @blp.route("/contacts/<id:contact_id>/timeline")
@@ -339,10 +333,7 @@ def list_tasks(query):
     if who.restricted:
         wanted["visible_to"] = who.user_id
     wanted["time_zone"] = _time_zone()
-    page = rpc.call("activities", "tasks", query=wanted)
-    params = {name: value for name, value in request.args.to_dict(flat=True).items()
-              if name != "cursor"}
-    return page, 200, next_link(page.get("next_cursor"), **params)
+    return paged(rpc.call("activities", "tasks", query=wanted))
 
 
 def _task_status(task_id: str, method: str):

@@ -15,15 +15,14 @@ from ..attachment_schemas import (DOWNLOAD_RESPONSE, LOCATION_HEADER, UPLOAD_BOD
                                   AttachmentPageSchema, AttachmentSchema)
 from ..problems import problem
 from ..schemas import ClientSchema, PageQuerySchema
-from . import IDEMPOTENCY_HEADER, idempotency_key, next_link, problem_responses, with_ids
+from . import (IDEMPOTENCY_HEADER, LINK_HEADER, idempotency_key, next_link, problem_responses,
+               with_ids)
 from .clients import MOVED, moved
 
 blp = Blueprint("attachments", __name__, url_prefix="/api/v1",
                 description="Files attached to clients, deals and timeline entries")
 with_ids(blp)
 
-LINK_HEADER = {"Link": {"description": 'rel="next": the next page',
-                        "schema": {"type": "string"}}}
 UPLOAD_DOC = {"requestBody": UPLOAD_BODY, "parameters": [IDEMPOTENCY_HEADER]}
 
 

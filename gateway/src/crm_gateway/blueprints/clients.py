@@ -20,8 +20,8 @@ from ..schemas import (ClientBatchResultSchema, ClientBatchSchema, ClientCreateS
 from ..activity_schemas import ActivityPageSchema, ActivitySchema, TimelineFilterSchema
 from .activities import timeline_page
 from .contacts import VCARD_DOC, vcard_response
-from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
-               next_link, problem_responses, require_json, takes_no_body, with_etag,
+from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, LINK_HEADER, idempotency_key,
+               if_match, next_link, problem_responses, require_json, takes_no_body, with_etag,
                with_ids)
 
 blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients",
@@ -35,8 +35,6 @@ def errors(*codes):
     return problem_responses(blp, *codes)
 
 
-LINK_HEADER = {"Link": {"description": 'rel="next": the next page', "schema": {
-    "type": "string"}}}
 
 
 @blp.route("")

@@ -1,6 +1,5 @@
 """/api/v1/deals, /pipelines, /stages, /lost-reasons and a client's deal summary (the deals
 service; a deal's timeline from activities)."""
-from flask import request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
@@ -21,8 +20,8 @@ from ..deal_schemas import (BoardQuerySchema, BoardSchema, ConversionQuerySchema
 from ..permissions import permission
 from ..activity_schemas import ActivityPageSchema, TimelineFilterSchema
 from .activities import timeline_page
-from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, idempotency_key, if_match,
-               next_link, problem_responses, require_json, takes_no_body, with_etag,
+from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, LINK_HEADER, idempotency_key,
+               if_match, paged, problem_responses, require_json, takes_no_body, with_etag,
                with_ids)
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1",
@@ -33,8 +32,6 @@ for blueprint in (blp, settings):
     with_ids(blueprint)
     blueprint.before_request(require_json)
 
-LINK_HEADER = {"Link": {"description": 'rel="next": the next page',
-                        "schema": {"type": "string"}}}
 FILTERS = ("owner_id", "client_id", "expected_close_from", "expected_close_to", "value_min",
            "value_max", "tag", "q", "pipeline_id", "stage_id", "status")
 
@@ -60,11 +57,8 @@ def _filters(query: dict) -> dict:
 @errors(422)
 def list_deals(query):
     """Find and list deals: filters, sort, cursor pagination (newest first by default)"""
-    page = rpc.call("deals", "list", filters=_filters(query), sort=query["sort"],
-                    limit=query["limit"], cursor=query.get("cursor"))
-    params = {name: value for name, value in request.args.to_dict(flat=False).items()
-              if name != "cursor"}
-    return page, 200, next_link(page.get("next_cursor"), **params)
+    return paged(rpc.call("deals", "list", filters=_filters(query), sort=query["sort"],
+                          limit=query["limit"], cursor=query.get("cursor")))
 
 
 @blp.route("/deals", methods=["POST"])

@@ -18,6 +18,20 @@ def session_factory(tmp_path):
     engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def units(request, tmp_path):
+    """`units(actor=None)`: a unit of work on a fresh database, once on SQLite and once on
+    PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'activities.db'}" if request.param == "sqlite" else \
+        request.getfixturevalue("make_postgres_db")("activities")
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    messaging.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    yield lambda actor=None: UnitOfWork(factory, "activities", EventContext(actor=actor))
+    engine.dispose()
+
+
 @pytest.fixture
 def uow_factory(session_factory):
     def factory(actor=None):

@@ -7,13 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from activities_service import entry_handlers as eh, handlers, plan_handlers
-from activities_service.orm import metadata
-from crm_common import messaging
-from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
-from crm_common.events import EventContext
 from crm_common.messaging import outbox
-from crm_common.uow import UnitOfWork
 
 JANA, PETR = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 CLIENT, OTHER = "c-1", "c-2"
@@ -24,20 +19,10 @@ def utc(*args):
     return datetime(*args, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    """`db(actor)`: a unit of work of a fresh database of the parameter's dialect."""
-    url = request.getfixturevalue("make_postgres_db")("activities") \
-        if request.param == "postgresql" else f"sqlite:///{tmp_path / 'activities.db'}"
-    engine = make_engine(url)
-    metadata.create_all(engine)
-    messaging.metadata.create_all(engine)
-    factory = make_session_factory(engine)
-
-    def make(actor=f"user:{JANA}"):
-        return UnitOfWork(factory, "activities", EventContext(actor=actor))
-    yield make
-    engine.dispose()
+@pytest.fixture
+def db(units):
+    """`db(actor)`: a unit of work (SQLite, then PostgreSQL), Jana's by default."""
+    return lambda actor=f"user:{JANA}": units(actor)
 
 
 def create(db, actor=f"user:{JANA}", **payload):

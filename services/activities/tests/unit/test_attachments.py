@@ -15,15 +15,13 @@ import pytest
 from sqlalchemy import select, update
 
 from activities_service import attachments, handlers, storage
-from activities_service.orm import attachments as attachments_table, metadata
+from activities_service.orm import attachments as attachments_table
 from activities_service.orm import timeline_entries
 from crm_common import messaging
-from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import DataDamaged, NotFound, PayloadTooLarge, ValidationFailed
-from crm_common.events import EventContext, utcnow
+from crm_common.events import utcnow
 from crm_common.nameko_glue import handle_events
 from crm_common.stack import free_port
-from crm_common.uow import UnitOfWork
 
 SCHEMAS = Path(__file__).resolve().parents[4] / "docs" / "events"
 ALICE, BOB = "user:alice", "user:bob"
@@ -54,16 +52,9 @@ def store(request, tmp_path):
     return s3
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def uow_factory(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'activities.db'}" if request.param == "sqlite" else \
-        request.getfixturevalue("make_postgres_db")("activities")
-    engine = make_engine(url)
-    metadata.create_all(engine)
-    messaging.metadata.create_all(engine)
-    factory = make_session_factory(engine)
-    yield lambda actor=ALICE: UnitOfWork(factory, "activities", EventContext(actor=actor))
-    engine.dispose()
+@pytest.fixture
+def uow_factory(units):
+    return lambda actor=ALICE: units(actor)
 
 
 def _b64(data: bytes) -> str:

@@ -8,11 +8,8 @@ import pytest
 from icalendar import Calendar
 
 from activities_service.calendar import WINDOW, calendar_feed
-from activities_service.orm import entry_links, metadata, timeline_entries
-from crm_common.db import make_engine, make_session_factory
+from activities_service.orm import entry_links, timeline_entries
 from crm_common.errors import ValidationFailed
-from crm_common.events import EventContext
-from crm_common.uow import UnitOfWork
 
 PRAGUE = ZoneInfo("Europe/Prague")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -20,14 +17,9 @@ ME, COLLEAGUE = str(uuid.uuid4()), str(uuid.uuid4())
 CLIENT = str(uuid.uuid4())
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def uow(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'activities.db'}" if request.param == "sqlite" else \
-        request.getfixturevalue("make_postgres_db")("activities")
-    engine = make_engine(url)
-    metadata.create_all(engine)
-    yield lambda: UnitOfWork(make_session_factory(engine), "activities", EventContext())
-    engine.dispose()
+@pytest.fixture
+def uow(units):
+    return units
 
 
 def _insert(uow, links=(), **values) -> str:
