@@ -1,5 +1,5 @@
 """/api/v1 timeline entries (notes, meetings, calls, e-mails, tasks), the timelines of
-contact persons, tasks and activity plans (the activities service).
+contact persons, tasks, and activity plans applied (the activities service).
 
 An entry is visible to whoever sees its client: every call checks the client (and the deal)
 with their services first, which answer 404 for a record the caller may not see."""
@@ -14,8 +14,7 @@ from .. import rpc
 from ..accounts import store, users
 from ..activity_schemas import (ActivityCreateSchema, ActivityHistorySchema,
                                 ActivityPageSchema, ActivityPatchSchema, ActivitySchema,
-                                PlanApplySchema, PlanCreateSchema, PlanListQuerySchema,
-                                PlanListSchema, PlanPatchSchema, PlanRunListSchema, PlanRunSchema, PlanSchema,
+                                PlanApplySchema, PlanRunListSchema, PlanRunSchema,
                                 TaskQuerySchema, TimelineFilterSchema)
 from ..auth import caller, current_principal
 from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, LINK_HEADER, idempotency_key,
@@ -24,21 +23,14 @@ from . import (ETAG_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER, LINK_HEADER, id
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1",
                 description="Timeline entries, tasks and the timelines of contact persons")
-plans = Blueprint("activity_plans", __name__, url_prefix="/api/v1",
-                  description="Activity plans: steps a rep goes through (managers)")
-for blueprint in (blp, plans):
-    with_ids(blueprint)
-    blueprint.before_request(require_json)
+with_ids(blp)
+blp.before_request(require_json)
 
 EDITORS = ("manager",)  # besides the author (and administrators): who edit anyone's entries
 
 
 def errors(*codes):
     return problem_responses(blp, *codes)
-
-
-def plan_errors(*codes):
-    return problem_responses(plans, *codes)
 
 
 # -- checks ---------------------------------------------------------------------------
@@ -412,64 +404,3 @@ def deal_plans(deal_id):
     """The plans applied to a deal, with their progress"""
     rpc.call("deals", "get", deal_id=deal_id)
     return rpc.call("activities", "plan_runs", deal_id=deal_id)
-
-
-# -- plans ----------------------------------------------------------------------------
-
-
-def _check_step_users(body: dict) -> None:
-    named = [step.get("assignee") for step in body.get("steps") or []
-             if step.get("assignee") not in (None, "owner", "author")]
-    with store.transaction() as connection:
-        for user_id in dict.fromkeys(named):
-            try:
-                users.get_row(connection, user_id)
-            except NotFound as exc:
-                raise ValidationFailed({"steps": [
-                    f"assignee {user_id!r}: `owner`, `author` or a user's id."]}) from exc
-
-
-@plans.route("/activity-plans")
-@plans.arguments(PlanListQuerySchema, location="query", unknown=RAISE)
-@plans.response(200, PlanListSchema)
-@plan_errors(422)
-def list_plans(query):
-    """Activity plans (the retired ones too with `include_inactive=true`)"""
-    return rpc.call("activities", "activity_plans",
-                    include_inactive=query["include_inactive"])
-
-
-@plans.route("/activity-plans", methods=["POST"])
-@plans.arguments(PlanCreateSchema)
-@plans.response(201, PlanSchema, headers=ETAG_HEADER)
-@plan_errors(400, 415, 422)
-@plans.doc(parameters=[IDEMPOTENCY_HEADER])
-def create_plan(body):
-    """Define an activity plan: ordered steps, each a title, days after it is applied and
-    an assignee; emits `activity_plan.created`"""
-    key = idempotency_key()
-    _check_step_users(body)
-    return with_etag(rpc.call("activities", "create_activity_plan", payload=body, **key),
-                     201)
-
-
-@plans.route("/activity-plans/<id:plan_id>")
-@plans.response(200, PlanSchema, headers=ETAG_HEADER)
-@plan_errors(404)
-def get_plan(plan_id):
-    """One activity plan"""
-    return with_etag(rpc.call("activities", "get_activity_plan", plan_id=plan_id))
-
-
-@plans.route("/activity-plans/<id:plan_id>", methods=["PATCH"])
-@plans.arguments(PlanPatchSchema(partial=("name", "description", "steps", "active")))
-@plans.response(200, PlanSchema, headers=ETAG_HEADER)
-@plan_errors(400, 404, 412, 415, 422)
-@plans.doc(parameters=[IF_MATCH_HEADER, IDEMPOTENCY_HEADER])
-def update_plan(body, plan_id):
-    """Change an activity plan or retire it (`active: false`); tasks made from it stay;
-    emits `activity_plan.updated`"""
-    key = idempotency_key()
-    _check_step_users(body)
-    return with_etag(rpc.call("activities", "update_activity_plan", plan_id=plan_id,
-                              payload=body, if_match=if_match(), **key))
