@@ -36,8 +36,15 @@ up: install broker
 down:
 	$(BIN)/python -m crm_common.stack down
 
+# Most test files spread over TEST_WORKERS processes (each its own RabbitMQ vhost, databases
+# and stacks; a file's tests stay together: they share its stack). Then, alone: the fault
+# scenarios (they time brokers and databases under stress) and the schemathesis run (its
+# operations are test items only in a process of its own, not in xdist's workers).
+TEST_WORKERS ?= 2
+SERIAL_TESTS = tests/fault tests/e2e/test_openapi_conformance.py
 test: install broker database
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(SERIAL_TESTS))
+	$(BIN)/pytest $(SERIAL_TESTS)
 
 # every path next to its raw py-amqp floor, the gateway under HTTP load (wrk) next to
 # gunicorn serving a static answer, and a million generated clients read through the
