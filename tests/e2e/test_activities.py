@@ -221,6 +221,8 @@ def test_the_record_level_rule_covers_entries_and_tasks(crm):
                 json={"type": "note", "title": "Jen pro Annu"})
     task = anna("POST", f"/clients/{client['id']}/activities", 201,
                 json={"type": "task", "title": "Annin úkol"})
+    for_bob = anna("POST", f"/clients/{client['id']}/activities", 201,
+                   json={"type": "task", "title": "Pro Boba", "assignee_id": bob.user["id"]})
     admin("PATCH", "/settings", 200, json={"sales_see_own_only": True})
     try:
         for path in (f"/activities/{note['id']}", f"/activities/{note['id']}/history",
@@ -231,6 +233,10 @@ def test_the_record_level_rule_covers_entries_and_tasks(crm):
         assert bob("POST", f"/tasks/{task['id']}/complete").status_code == 404
         assert task["id"] not in {t["id"] for t in bob("GET", "/tasks", 200)["items"]}
         assert task["id"] in {t["id"] for t in anna("GET", "/tasks", 200)["items"]}
+        # a task assigned to him is on his list, and he completes it
+        assert for_bob["id"] in {t["id"] for t in bob("GET", "/tasks", 200)["items"]}
+        assert bob("POST", f"/tasks/{for_bob['id']}/complete", 200)["status"] == "done"
+        assert bob("GET", f"/activities/{for_bob['id']}").status_code == 404  # still hidden
     finally:
         admin("PATCH", "/settings", 200, json={"sales_see_own_only": False})
 

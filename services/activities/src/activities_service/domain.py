@@ -308,6 +308,7 @@ def redacted(entry: TimelineEntry) -> TimelineEntry:
     if entry.source == USER_SOURCE:
         entry.title = TYPE_TITLES.get(entry.type, entry.title)
     entry.body, entry.data = ERASED_BODY, {"erased": True}
+    entry.message_id = None  # an e-mail's Message-ID may name its sender's mailbox
     entry.search_text = fold(f"{entry.title} {entry.body}")
     return entry
 

@@ -334,6 +334,8 @@ def test_a_plan_applied_makes_its_tasks_with_due_dates_and_assignees(db):
 def test_erasing_a_contact_redacts_their_entries_and_trail(db, make_event):
     call = create(db, type="call", direction="inbound", body="Jan Dvořák chce slevu",
                   contact_ids=[CONTACT])["activity"]
+    email = create(db, type="email", title="Sleva", to=["jan.dvorak@kun.cz"],
+                   message_id="<jan.dvorak-1@kun.cz>", contact_ids=[CONTACT])["activity"]
     create(db, type="note", title="Nesouvisí")
     with db(None) as uow:
         handlers.erase_records(uow, [make_event("contact.erased", {"contact_id": CONTACT})])
@@ -342,6 +344,8 @@ def test_erasing_a_contact_redacts_their_entries_and_trail(db, make_event):
         entry = eh.get(uow, call["id"])
         trail = eh.history(uow, call["id"])["items"]
     assert "Dvořák" not in json.dumps(entry) and entry["body"] == "Erased (GDPR)."
+    with db() as uow:
+        assert "dvorak" not in json.dumps(eh.get(uow, email["id"]))
     assert trail[0]["changes"] == {"erased": True}
     with db() as uow:
         assert handlers.timeline(uow, client_id=CLIENT, q="dvorak")["items"] == []
