@@ -21,7 +21,7 @@ import uuid
 from datetime import timedelta
 
 import filetype
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, or_, select, update
 
 from crm_common.config import env_float
 from crm_common.errors import DataDamaged, NotFound, PayloadTooLarge, ValidationFailed
@@ -329,15 +329,16 @@ def delete_attachment(uow, attachment_id: str, idempotency_key: str | None = Non
                            {"id": attachment_id, "deleted": True})
 
 
-def erase_for(uow, erased: list[dict], *, store=None) -> None:
-    """On `client.erased` (`erased`: [{record_id, kind}]): the client's attachments, its
-    deals' and entries' too, go entirely: rows (their names may name the person) and
-    bytes."""
+def erase_for(uow, erased: list[dict], entry_ids: list[str] = (), *, store=None) -> None:
+    """On `client.erased` / `contact.erased` (`erased`: [{record_id, kind}]; `entry_ids`:
+    the entries redacted for them): a client's attachments, its deals' and entries' too,
+    and the attachments of every redacted entry go entirely: rows (their names may name
+    the person) and bytes."""
     client_ids = [record["record_id"] for record in erased if record["kind"] == "client"]
-    if not client_ids:
+    if not client_ids and not entry_ids:
         return
-    rows = uow.session.execute(select(attachments).where(
-        _columns.client_id.in_(client_ids))).all()
+    rows = uow.session.execute(select(attachments).where(or_(
+        _columns.client_id.in_(client_ids), _columns.activity_id.in_(list(entry_ids))))).all()
     if not rows:
         return
     uow.session.execute(delete(attachments).where(_columns.id.in_([row.id for row in rows])))

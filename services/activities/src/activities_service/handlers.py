@@ -148,7 +148,7 @@ def erase_records(uow, events: list[dict]) -> None:
         return
     _erasure_lock(uow, shared=False)
     uow.session.execute(insert_ignoring_duplicates(uow.session, erasures), erased)
-    columns = timeline_entries.c
+    columns, redacted_ids = timeline_entries.c, []
     for record in erased:
         mentioning = cast(columns.data, Text).like(f"%{record['record_id']}%")
         # a client's entries, and those naming it elsewhere (moved by a merge)
@@ -157,9 +157,10 @@ def erase_records(uow, events: list[dict]) -> None:
         found = uow.session.scalars(select(TimelineEntry).where(where)).all()
         for entry in found:
             redacted(entry)
-        Entries(uow.session).forget_trail([entry.id for entry in found])
+        redacted_ids += [entry.id for entry in found]
+    Entries(uow.session).forget_trail(redacted_ids)
     uow.session.flush()
-    attachments.erase_for(uow, erased)
+    attachments.erase_for(uow, erased, redacted_ids)
     uow.forget([record["record_id"] for record in erased])
     record_events(uow, events)
 

@@ -364,3 +364,27 @@ def test_the_store_is_chosen_by_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ATTACHMENTS_S3_ENDPOINT_URL", "http://127.0.0.1:9")
     s3 = storage.from_environment()
     assert (s3.kind, s3.bucket, s3.prefix) == ("s3", "crm-files", "attachments/")
+
+
+def test_an_erased_contact_persons_entries_lose_their_attachments(uow_factory, store,
+                                                                  make_event, monkeypatch):
+    from activities_service import entry_handlers
+    monkeypatch.setattr(storage, "configured", lambda: store)
+    contact = str(uuid.uuid4())
+    with uow_factory() as uow:
+        about = entry_handlers.create(uow, {"type": "call", "direction": "inbound",
+                                            "client_id": CLIENT, "contact_ids": [contact]})
+    with uow_factory() as uow:
+        other = entry_handlers.create(uow, {"type": "note", "title": "Jiné",
+                                            "client_id": CLIENT})
+    theirs = _upload(uow_factory, store, PDF, "Dvořák – plná moc.pdf",
+                     activity_id=about["activity"]["id"])
+    kept = [_upload(uow_factory, store, PDF, activity_id=other["activity"]["id"])["id"],
+            _upload(uow_factory, store, PDF)["id"]]  # the client's own stay
+    key = _key(uow_factory, theirs["id"])
+    handle_events(handlers.erase_records, uow_factory, "activities.timeline", [make_event(
+        "contact.erased", {"contact_id": contact}, subject=contact)])
+    with uow_factory() as uow:
+        left = {row.id for row in uow.session.execute(select(attachments_table))}
+    assert left == set(kept) and _gone(store, key)
+    assert [e["subject"] for e in _events(uow_factory, "attachment.deleted")] == [theirs["id"]]
