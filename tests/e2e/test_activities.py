@@ -116,6 +116,9 @@ def test_every_entry_type_on_the_client_and_its_deals_timeline(crm):
                 params={"author": "me", "types": "task"})["items"][0]["id"] == task["id"]
     bad = anna("POST", base, json={"type": "call", "direction": "inbound", "place": "x"})
     assert bad.status_code == 422 and "place" in bad.json()["fields"]
+    for day in ("0001-01-01", "9999-12-31"):  # no day a calendar could not hold
+        bad = anna("POST", base, json={"type": "task", "title": "t", "due_date": day})
+        assert bad.status_code == 422 and "due_date" in bad.json()["fields"]
     other, _ = _client_with_contact(anna, "Jiný klient a.s.")
     wrong = anna("POST", f"/clients/{other['id']}/activities",
                  json={"type": "note", "title": "x", "contact_ids": [contact["id"]]})
@@ -201,6 +204,10 @@ def test_a_plan_applied_to_a_deal(crm):
         {"title": "Školení", "due_in_days": 7, "assignee": bob.user["id"]}]})
     assert anna("POST", "/activity-plans", json={"name": "x", "steps": [
         {"title": "y", "due_in_days": 1}]}).status_code == 403  # managers define plans
+    for assignee in ("garbage", "00000000-0000-4000-8000-000000000000"):
+        refused = admin("POST", "/activity-plans", json={"name": "x", "steps": [
+            {"title": "y", "due_in_days": 1, "assignee": assignee}]})
+        assert refused.status_code == 422 and "steps.0.assignee" in refused.json()["fields"]
     client, _ = _client_with_contact(anna, "Plánovací s.r.o.")
     deal = anna("POST", "/deals", 201, json={"title": "Onboarding", "client_id": client["id"]})
     run = anna("POST", f"/deals/{deal['id']}/plans", 201, json={"plan_id": plan["id"]})
@@ -231,6 +238,8 @@ def test_the_record_level_rule_covers_entries_and_tasks(crm):
         assert bob("POST", f"/clients/{client['id']}/activities",
                    json={"type": "note", "title": "x"}).status_code == 404
         assert bob("POST", f"/tasks/{task['id']}/complete").status_code == 404
+        hidden = bob("GET", f"/activities/{note['id']}/attachments")
+        assert hidden.status_code == 404 and client["id"] not in hidden.text
         assert task["id"] not in {t["id"] for t in bob("GET", "/tasks", 200)["items"]}
         assert task["id"] in {t["id"] for t in anna("GET", "/tasks", 200)["items"]}
         # a task assigned to him is on his list, and he completes it

@@ -1,6 +1,8 @@
 """Schemas of timeline entries (notes, meetings, calls, e-mails, tasks), tasks and activity
 plans (the activities service checks them again; these are the document's and the first
 line)."""
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
@@ -16,6 +18,9 @@ CALL_OUTCOMES = ("connected", "no_answer", "busy", "voicemail", "wrong_number")
 ID = FullMatch(UUID, error="An id.")
 ME_OR_ID = FullMatch(f"^(?:me|{UUID[1:-1]})$", error="`me` or a user's id.")
 MAX_PEOPLE = 100
+# a day a CRM records: the years 1900 to 2200, as its moments (`reasonable_time`)
+REASONABLE_DAY = validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31),
+                                error="A day in the years 1900 to 2200.")
 
 
 def _moment(description: str):
@@ -72,7 +77,7 @@ class ActivityFieldsSchema(StrictSchema):
     message_id = fields.String(allow_none=True, validate=[
         validate.Length(min=1, max=500), FullMatch(f"^.*{NOT_BLANK}.*$", error="Not blank.")])
     assignee_id = fields.String(allow_none=True, validate=ID, metadata={"format": "uuid"})
-    due_date = fields.Date(allow_none=True)
+    due_date = fields.Date(allow_none=True, validate=REASONABLE_DAY)
     due_at = _moment("When the task falls due")
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     status = fields.String(validate=validate.OneOf(TASK_STATES))

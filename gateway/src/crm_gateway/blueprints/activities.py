@@ -5,7 +5,7 @@ An entry is visible to whoever sees its client: every call checks the client (an
 with their services first, which answer 404 for a record the caller may not see."""
 from flask_smorest import Blueprint
 from marshmallow import RAISE
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, NotFound as NoSuchUser
 
 from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.rpc import RemoteError
@@ -83,7 +83,7 @@ def _check_links(data: dict, client_id: str) -> None:
         for user_id in dict.fromkeys(people):
             try:
                 active = users.get_row(connection, user_id).active
-            except NotFound:
+            except NoSuchUser:
                 active = False
             if not active:
                 field = "assignee_id" if user_id == data.get("assignee_id") else "attendees"
@@ -97,7 +97,7 @@ def _time_zone() -> str | None:
     with store.transaction() as connection:
         try:
             return users.get_row(connection, principal.user_id).time_zone
-        except NotFound:
+        except NoSuchUser:
             return None
 
 

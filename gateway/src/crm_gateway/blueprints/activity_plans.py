@@ -3,7 +3,9 @@ applying one to a client or a deal is in blueprints/activities.py)."""
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from crm_common.errors import NotFound, ValidationFailed
+from werkzeug.exceptions import NotFound as NoSuchUser
+
+from crm_common.errors import ValidationFailed
 
 from .. import rpc
 from ..accounts import store, users
@@ -23,15 +25,19 @@ def plan_errors(*codes):
 
 
 def _check_step_users(body: dict) -> None:
-    named = [step.get("assignee") for step in body.get("steps") or []
-             if step.get("assignee") not in (None, "owner", "author")]
+    """A step's assignee is `owner`, `author` or an active user (as a task's is)."""
     with store.transaction() as connection:
-        for user_id in dict.fromkeys(named):
+        for number, step in enumerate(body.get("steps") or []):
+            assignee = step.get("assignee")
+            if assignee in (None, "owner", "author"):
+                continue
             try:
-                users.get_row(connection, user_id)
-            except NotFound as exc:
-                raise ValidationFailed({"steps": [
-                    f"assignee {user_id!r}: `owner`, `author` or a user's id."]}) from exc
+                active = users.get_row(connection, assignee).active
+            except NoSuchUser:
+                active = False
+            if not active:
+                raise ValidationFailed({f"steps.{number}.assignee": [
+                    f"`owner`, `author` or an active user's id, not {assignee!r}."]})
 
 
 @blp.route("/activity-plans")

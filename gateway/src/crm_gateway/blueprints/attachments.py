@@ -65,9 +65,14 @@ def _entry(activity_id: str) -> dict:
     """A timeline entry's {client_id, deal_id}, if the caller may see its client (and
     deal); NotFound otherwise."""
     target = rpc.call("activities", "attachment_target", activity_id=activity_id)
-    rpc.call("clients", "get", client_id=target["client_id"])
-    if target.get("deal_id"):
-        rpc.call("deals", "get", deal_id=target["deal_id"])
+    try:
+        rpc.call("clients", "get", client_id=target["client_id"])
+        if target.get("deal_id"):
+            rpc.call("deals", "get", deal_id=target["deal_id"])
+    except RemoteError as exc:  # its client or deal hidden: only the entry is "not found"
+        if exc.exc_type == "NotFound":
+            raise NotFound(f"activity {activity_id} not found") from exc
+        raise
     return target
 
 

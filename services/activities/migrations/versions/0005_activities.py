@@ -39,7 +39,8 @@ def upgrade():
         for name, type_, options in ENTRY_COLUMNS:
             batch.add_column(sa.Column(name, type_, **options))
     _fold_existing_entries()
-    op.create_index("ux_timeline_message_id", "timeline_entries", ["message_id"], unique=True)
+    op.create_index("ux_timeline_message_id", "timeline_entries", ["client_id", "message_id"],
+                    unique=True)
     op.create_index("ix_tasks_assignee", "timeline_entries",
                     ["assignee_id", "status", "due_at"])
     op.create_index("ix_tasks_due", "timeline_entries", ["status", "due_sent_at", "due_at"])

@@ -81,8 +81,8 @@ def event_activity(entry: TimelineEntry) -> dict:
 
 def create(uow, payload: dict, idempotency_key: str | None = None,
            time_zone: str | None = None) -> dict:
-    """A typed entry; `activity.created`. An e-mail whose Message-ID is logged already is
-    that entry (`created: false`)."""
+    """A typed entry; `activity.created`. An e-mail whose Message-ID is logged on this
+    client already is that entry (`created: false`)."""
     replayed = uow.replay(CREATE, idempotency_key, payload)
     if replayed is not None:
         return replayed
@@ -91,11 +91,8 @@ def create(uow, payload: dict, idempotency_key: str | None = None,
     author = data.pop("author", None) or uow.context.actor
     repo, now = Entries(uow.session), utcnow()
     if type_ == "email" and data.get("message_id"):
-        logged = repo.by_message_id(data["message_id"].strip())
+        logged = repo.by_message_id(client_id, data["message_id"].strip())
         if logged is not None:
-            if logged.client_id != client_id:
-                raise Conflict("This e-mail is logged on another client already.",
-                               {"existing_id": logged.id})
             return uow.commit_once(CREATE, idempotency_key, payload,
                                    {"activity": resource(logged), "created": False})
     with _entry_rules():

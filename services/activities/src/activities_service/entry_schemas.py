@@ -1,4 +1,6 @@
 """What callers send for typed entries and tasks, and the resources they get back."""
+from datetime import date
+
 from marshmallow import (EXCLUDE, Schema, ValidationError, fields, post_load, validate,
                          validates)
 
@@ -9,6 +11,9 @@ from .entries import DIRECTIONS, PRIORITIES, TASK_STATES, TYPED
 
 ID = validate.Length(min=1, max=36)
 MAX_PEOPLE = 100
+# a day a CRM records: the years 1900 to 2200, as its moments (`reasonable_time`)
+REASONABLE_DAY = validate.Range(min=date(1900, 1, 1), max=date(2200, 12, 31),
+                                error="A day in the years 1900 to 2200.")
 
 
 class AttendeeSchema(StrictSchema):
@@ -51,7 +56,7 @@ class EntryFieldsSchema(StrictSchema):
     message_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=500))
     # task
     assignee_id = fields.String(allow_none=True, validate=ID)
-    due_date = fields.Date(allow_none=True)
+    due_date = fields.Date(allow_none=True, validate=REASONABLE_DAY)
     due_at = fields.DateTime(allow_none=True, validate=reasonable_time)
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     status = fields.String(validate=validate.OneOf(TASK_STATES))

@@ -99,9 +99,17 @@ def merge_clients(uow, events: list[dict]) -> None:
         moved |= set(uow.session.scalars(select(client_merges.c.source_id).where(
             client_merges.c.target_id.in_(sources))))
         targets = _merge_targets(uow, moved)
+        columns = timeline_entries.c
         for source_id, target_id in targets.items():
+            # an e-mail both had logged: the moved copy is no longer "the" entry of it
+            on_target = select(columns.message_id).where(
+                columns.client_id == target_id, columns.message_id.is_not(None)) \
+                .scalar_subquery()
             uow.session.execute(update(timeline_entries).where(
-                timeline_entries.c.client_id == source_id).values(client_id=target_id))
+                columns.client_id == source_id, columns.message_id.in_(on_target))
+                .values(message_id=None))
+            uow.session.execute(update(timeline_entries).where(
+                columns.client_id == source_id).values(client_id=target_id))
         attachments.follow_merges(uow, targets)
     record_events(uow, events)
 

@@ -51,7 +51,9 @@ Index("ix_timeline_client", timeline_entries.c.client_id, timeline_entries.c.occ
 Index("ix_timeline_deal", timeline_entries.c.deal_id, timeline_entries.c.occurred_at,
       timeline_entries.c.id)
 
-Index("ux_timeline_message_id", timeline_entries.c.message_id, unique=True)
+# one entry per e-mail and client (another client may log the same e-mail: it is theirs too)
+Index("ux_timeline_message_id", timeline_entries.c.client_id, timeline_entries.c.message_id,
+      unique=True)
 # a person's tasks by due date; the scheduler's open tasks not yet announced as due
 Index("ix_tasks_assignee", timeline_entries.c.assignee_id, timeline_entries.c.status,
       timeline_entries.c.due_at)

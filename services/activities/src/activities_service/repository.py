@@ -27,9 +27,9 @@ class Entries:
             raise NotFound(f"activity {entry_id} not found")
         return entry
 
-    def by_message_id(self, message_id: str) -> TimelineEntry | None:
+    def by_message_id(self, client_id: str, message_id: str) -> TimelineEntry | None:
         return self.session.scalars(select(ENTRY).where(
-            ENTRY.message_id == message_id)).first()
+            ENTRY.client_id == client_id, ENTRY.message_id == message_id)).first()
 
     def add(self, entry: TimelineEntry) -> None:
         self.session.add(entry)

@@ -98,8 +98,16 @@ def test_an_email_logged_twice_is_one_entry(db):
     assert first["activity"]["title"] == "Nabídka" and first["activity"]["to"] == [
         "jan@zakaznik.cz"]
     assert len(events(db, "activity.created")) == 1
-    with pytest.raises(Conflict):
-        create(db, **dict(email, client_id=OTHER))
+    # another client's copy of the same e-mail is that client's entry
+    theirs = create(db, **dict(email, client_id=OTHER))
+    assert theirs["created"] and theirs["activity"]["id"] != first["activity"]["id"]
+    # merged, the two copies live on one client
+    with db(None) as uow:
+        handlers.merge_clients(uow, [{"id": "m-1", "type": "client.merged",
+                                      "data": {"source_id": OTHER, "target_id": CLIENT}}])
+        uow.commit()
+    with db() as uow:
+        assert len(handlers.timeline(uow, client_id=CLIENT, types=["email"])["items"]) == 2
     with pytest.raises(ValidationFailed) as error:
         create(db, **dict(email, to=[], message_id=None))
     assert "to" in error.value.errors
