@@ -124,12 +124,15 @@ def _payload(data: dict) -> dict:
             for name, value in data.items()}
 
 
-def _entry_checked(activity_id: str, deleted: bool = False) -> dict:
-    """The entry's client and deal, after checking the caller sees that client."""
+def entry_checked(activity_id: str, *, deleted: bool = False, deal: bool = False) -> dict:
+    """The entry's {client_id, deal_id, type}, after checking the caller sees its client
+    (`deal`: and its deal); a hidden one is "not found" exactly as a missing one."""
     target = rpc.call("activities", "activity_target", activity_id=activity_id,
                       deleted=deleted)
     try:
         rpc.call("clients", "get", client_id=target["client_id"])
+        if deal and target.get("deal_id"):
+            rpc.call("deals", "get", deal_id=target["deal_id"])
     except RemoteError as exc:
         if exc.exc_type == "NotFound":
             raise NotFound(f"activity {activity_id} not found") from exc
@@ -146,7 +149,7 @@ def _may_change(activity_id: str, *, task: bool = False) -> dict:
     assigned = task and principal.user_id is not None and \
         principal.user_id == entry.get("assignee_id")
     if not assigned:
-        _entry_checked(activity_id)
+        entry_checked(activity_id)
     if assigned or principal.actor == entry.get("author") or principal.has_role(*EDITORS):
         return entry
     raise Forbidden("Only its author, a manager or an administrator change an entry"
@@ -214,7 +217,7 @@ create_deal_activity.__doc__ += CREATE_DOC
 @errors(404)
 def get_activity(activity_id):
     """One timeline entry"""
-    _entry_checked(activity_id)
+    entry_checked(activity_id)
     return with_etag(rpc.call("activities", "get_activity", activity_id=activity_id))
 
 
@@ -257,7 +260,7 @@ def delete_activity(activity_id):
 @errors(404)
 def activity_history(activity_id):
     """Who created, changed (from what to what) or deleted the entry (a deleted one's too)"""
-    _entry_checked(activity_id, deleted=True)
+    entry_checked(activity_id, deleted=True)
     return rpc.call("activities", "activity_history", activity_id=activity_id)
 
 

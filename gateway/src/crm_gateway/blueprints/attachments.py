@@ -17,6 +17,7 @@ from ..problems import problem
 from ..schemas import ClientSchema, PageQuerySchema
 from . import (IDEMPOTENCY_HEADER, LINK_HEADER, idempotency_key, next_link, problem_responses,
                with_ids)
+from .activities import entry_checked
 from .clients import MOVED, moved
 
 blp = Blueprint("attachments", __name__, url_prefix="/api/v1",
@@ -61,34 +62,19 @@ def _limit() -> None:
     transfer.refuse_too_large(current_app.config["ATTACHMENTS_MAX_BYTES"])
 
 
-def _entry(activity_id: str) -> dict:
-    """A timeline entry's {client_id, deal_id}, if the caller may see its client (and
-    deal); NotFound otherwise."""
-    target = rpc.call("activities", "attachment_target", activity_id=activity_id)
-    try:
-        rpc.call("clients", "get", client_id=target["client_id"])
-        if target.get("deal_id"):
-            rpc.call("deals", "get", deal_id=target["deal_id"])
-    except RemoteError as exc:  # its client or deal hidden: only the entry is "not found"
-        if exc.exc_type == "NotFound":
-            raise NotFound(f"activity {activity_id} not found") from exc
-        raise
-    return target
-
-
 def _visible(attachment_id: str) -> dict:
     """The attachment, if the caller may see the record it hangs on; else a 404 exactly
     as for one that does not exist."""
     attachment = rpc.call("activities", "attachment_get", attachment_id=attachment_id)
     try:
         if attachment.get("activity_id"):
-            _entry(attachment["activity_id"])
+            entry_checked(attachment["activity_id"], deal=True)
         elif attachment.get("deal_id"):
             rpc.call("deals", "get", deal_id=attachment["deal_id"])
         else:
             rpc.call("clients", "get", client_id=attachment["client_id"])
-    except RemoteError as exc:
-        if exc.exc_type == "NotFound":
+    except (RemoteError, NotFound) as exc:
+        if isinstance(exc, NotFound) or exc.exc_type == "NotFound":
             raise NotFound(f"attachment {attachment_id} not found") from exc
         raise
     return attachment
@@ -153,8 +139,9 @@ def upload_to_activity(activity_id):
     """Attach a file to a timeline entry (meeting minutes, an e-mail...)"""
     idempotency_key()
     _limit()
-    target = _entry(activity_id)
-    return _store({**target, "activity_id": activity_id})
+    target = entry_checked(activity_id, deal=True)
+    return _store({"client_id": target["client_id"], "deal_id": target["deal_id"],
+                   "activity_id": activity_id})
 
 
 @blp.route("/clients/<id:client_id>/attachments")
@@ -188,7 +175,7 @@ def deal_attachments(query, deal_id):
 @errors(404, 422)
 def activity_attachments(query, activity_id):
     """A timeline entry's attachments, newest first"""
-    _entry(activity_id)
+    entry_checked(activity_id, deal=True)
     return _page(query, activity_id=activity_id)
 
 

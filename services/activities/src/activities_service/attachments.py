@@ -32,7 +32,8 @@ from crm_common.pagination import newest_first
 from . import storage
 from .attachment_schemas import AttachmentBeginSchema, AttachmentQuerySchema, AttachmentSchema
 from .domain import TimelineEntry
-from .orm import attachments, timeline_entries
+from .orm import attachments
+from .repository import Entries
 
 log = logging.getLogger(__name__)
 ATTACH, DELETE = "activities.attach", "activities.delete_attachment"  # Idempotency-Keys
@@ -70,7 +71,7 @@ def begin(uow, meta: dict, idempotency_key: str | None = None, *, store=None) ->
     if replayed is not None:
         return {"attachment": replayed}
     if data.get("activity_id"):
-        target(uow, data["activity_id"])  # a deleted entry takes no more files
+        Entries(uow.session).get(data["activity_id"])  # a deleted entry takes no more files
     now = utcnow()
     _remove_stale(uow, now, store)
     attachment_id = str(uuid.uuid4())
@@ -284,16 +285,6 @@ def list_attachments(uow, client_id=None, deal_id=None, activity_id=None, limit=
                         query_args.get("limit"), query_args.get("cursor"), to_resource,
                         key=lambda row: (row.created_at, row.id),
                         rows=lambda q: uow.session.execute(q).all())
-
-
-def target(uow, activity_id: str) -> dict:
-    """{client_id, deal_id} of a timeline entry (whose access rules its files follow)."""
-    row = uow.session.execute(select(timeline_entries.c.client_id, timeline_entries.c.deal_id)
-                              .where(timeline_entries.c.id == activity_id,
-                                     timeline_entries.c.deleted_at.is_(None))).first()
-    if row is None or row.client_id is None:
-        raise NotFound(f"activity {activity_id} not found")
-    return {"client_id": row.client_id, "deal_id": row.deal_id}
 
 
 def _stored(uow, attachment_id: str):

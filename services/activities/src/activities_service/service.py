@@ -172,11 +172,6 @@ class ActivitiesService(HealthCheck):
             return attachments.delete_attachment(uow, attachment_id, idempotency_key,
                                                  replay_only)
 
-    @rpc
-    def attachment_target(self, activity_id):
-        with self.db() as uow:
-            return attachments.target(uow, activity_id)
-
     @reliable_batch_handler("clients", "client.created")
     def on_client_created(self, events):
         handle_events(handlers.record_events, self.db, CONSUMER, events)

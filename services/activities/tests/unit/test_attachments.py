@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from sqlalchemy import select, update
 
-from activities_service import attachments, handlers, storage
+from activities_service import attachments, entry_handlers, handlers, storage
 from activities_service.orm import attachments as attachments_table
 from activities_service.orm import timeline_entries
 from crm_common import messaging
@@ -290,7 +290,8 @@ def test_an_entry_takes_attachments_while_it_exists(uow_factory, store):
         entry = handlers.add_note(uow, {"client_id": CLIENT, "deal_id": "d-2",
                                         "title": "Schůzka"})
     with uow_factory() as uow:
-        assert attachments.target(uow, entry["id"]) == {"client_id": CLIENT, "deal_id": "d-2"}
+        found = entry_handlers.target(uow, entry["id"])
+    assert (found["client_id"], found["deal_id"]) == (CLIENT, "d-2")
     stored = _upload(uow_factory, store, PDF, "zápis.pdf", activity_id=entry["id"],
                      deal_id="d-2")
     assert _listed(uow_factory, activity_id=entry["id"]) == [stored["id"]]
@@ -298,8 +299,8 @@ def test_an_entry_takes_attachments_while_it_exists(uow_factory, store):
         uow.session.execute(update(timeline_entries).where(
             timeline_entries.c.id == entry["id"]).values(deleted_at=utcnow()))
         uow.commit()
-    for call in (lambda uow: attachments.target(uow, entry["id"]),
-                 lambda uow: attachments.target(uow, str(uuid.uuid4())),
+    for call in (lambda uow: entry_handlers.target(uow, entry["id"]),
+                 lambda uow: entry_handlers.target(uow, str(uuid.uuid4())),
                  lambda uow: attachments.begin(uow, {"client_id": CLIENT, "file_name": "x",
                                                      "activity_id": entry["id"]}, store=store)):
         with uow_factory() as uow, pytest.raises(NotFound):
@@ -368,7 +369,6 @@ def test_the_store_is_chosen_by_the_environment(monkeypatch, tmp_path):
 
 def test_an_erased_contact_persons_entries_lose_their_attachments(uow_factory, store,
                                                                   make_event, monkeypatch):
-    from activities_service import entry_handlers
     monkeypatch.setattr(storage, "configured", lambda: store)
     contact = str(uuid.uuid4())
     with uow_factory() as uow:
