@@ -55,7 +55,8 @@ def test_record_ids_are_documented_as_uuids(spec):
                                                    "user_id", "token_id", "view_id",
                                                    "deal_id", "pipeline_id", "stage_id",
                                                    "reason_id", "activity_id", "task_id",
-                                                   "plan_id", "attachment_id"}
+                                                   "plan_id", "attachment_id", "import_id",
+                                                   "template_id"}
     assert all(p["schema"] == {"type": "string", "format": "uuid"} for p in parameters)
 
 

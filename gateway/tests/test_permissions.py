@@ -51,6 +51,8 @@ class AnsweringRpc(FakeRpc):
             return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
         if method == "create_activity":
             return {"activity": dict(CLIENT), "created": True}
+        if service == "importer" and method == "rows":
+            return {"items": [], "headers": ["Firma"], "next_cursor": None}
         # a client; as the entry of an activity call, the caller's own about that client
         return dict(CLIENT, items=[], next_cursor=None, client_id=CLIENT["id"],
                     author=(context or {}).get("actor"))

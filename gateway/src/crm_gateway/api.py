@@ -42,11 +42,11 @@ def init_app(app) -> CrmApi:
         "description": "A calendar feed token (POST /api/v1/calendar/feed), for calendar "
                        "apps, which send no headers: it reads its user's feed, nothing else"})
     from .blueprints import (activities, activity_plans, attachments, audit, auth, calendar,
-                             clients, contacts, custom_fields, deals, org_settings, status,
-                             tokens, users, views)
+                             clients, contacts, custom_fields, deals, imports, org_settings,
+                             status, tokens, users, views)
     for blueprint in (clients, contacts, custom_fields, deals, activities, attachments, status,
                       auth, users, tokens, org_settings, audit, views, calendar,
-                      activity_plans):
+                      activity_plans, imports):
         api.register_blueprint(blueprint.blp)
     api.register_blueprint(deals.settings)
     return api

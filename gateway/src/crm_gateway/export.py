@@ -62,27 +62,39 @@ def headers(columns, lang: str) -> list[str]:
 
 def csv_stream(pages, columns, lang: str, delimiter: str):
     """The CSV, a page of clients at a time (bytes)."""
+    return table_csv(headers(columns, lang), (
+        [[cell(client, column, lang) for column in columns] for client in page]
+        for page in pages), delimiter)
+
+
+def xlsx_stream(pages, columns, lang: str, chunk: int = 64 * 1024):
+    return table_xlsx("Klienti" if lang == "cs" else "Clients", headers(columns, lang), (
+        [[cell(client, column, lang) or None for column in columns] for client in page]
+        for page in pages), chunk)
+
+
+def table_csv(header: list, pages, delimiter: str = ";"):
+    """A CSV in UTF-8 with a BOM, a page of rows (lists of cells) at a time (bytes)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(headers(columns, lang))
+    writer.writerow(header)
     yield "\ufeff".encode() + out.getvalue().encode()
     for page in pages:
         out.seek(0)
         out.truncate()
-        writer.writerows([cell(client, column, lang) for column in columns]
-                         for client in page)
+        writer.writerows(page)
         yield out.getvalue().encode()
 
 
-def xlsx_stream(pages, columns, lang: str, chunk: int = 64 * 1024):
+def table_xlsx(sheet_name: str, header: list, pages, chunk: int = 64 * 1024):
     """The workbook, written row by row (openpyxl's write-only mode) into a temporary
     file, then sent from it."""
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Klienti" if lang == "cs" else "Clients")
-    sheet.append(headers(columns, lang))
+    sheet = book.create_sheet(sheet_name)
+    sheet.append(header)
     for page in pages:
-        for client in page:  # an empty cell left out (None) costs openpyxl nothing
-            sheet.append([cell(client, column, lang) or None for column in columns])
+        for row in page:  # an empty cell left out (None) costs openpyxl nothing
+            sheet.append(row)
     with tempfile.TemporaryFile() as file:
         book.save(file)
         file.seek(0)

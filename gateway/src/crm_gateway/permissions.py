@@ -42,6 +42,8 @@ MATRIX = {
     "account.write": EVERYONE,  # my password
     "calendar.read": EVERYONE,  # one's own feed (meetings and tasks)
     "calendar.write": EVERYONE,  # one's own feed token
+    "imports.read": EVERYONE,  # one's own jobs (administrators and managers: all)
+    "imports.write": STAFF,  # import files; saved mappings
 }
 
 # the resource of each blueprint's endpoints, unless one says otherwise
@@ -51,7 +53,7 @@ BLUEPRINT_RESOURCES = {"clients": "clients", "contacts": "contacts",
                        "audit": "audit", "auth": "account", "views": "views",
                        "deals": "deals", "pipelines": "pipelines",
                        "activities": "activities", "activity_plans": "activity_plans",
-                       "calendar": "calendar",
+                       "calendar": "calendar", "imports": "imports",
                        "attachments": "activities"}  # files follow the timeline's rules
 
 RESOURCES = sorted({name.split(".")[0] for name in MATRIX})

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 REMOTE_ERRORS = {
     "ValidationFailed": (422, VALIDATION_TYPE),
     "NotFound": (404, "about:blank"),
+    "Forbidden": (403, "about:blank"),
     "Conflict": (409, "urn:crm:problem:conflict"),
     "PreconditionFailed": (412, "urn:crm:problem:stale-version"),
     "ServiceUnavailable": (503, UNAVAILABLE_TYPE),  # returned by the broker: nobody consumes

@@ -77,6 +77,7 @@ def load(overrides: dict | None = None) -> dict:
         # an attachment (the one body over that: streamed to the activities service in
         # pieces, 413 above this); the activities service reads the same variable
         "ATTACHMENTS_MAX_BYTES": int(env_float("ATTACHMENTS_MAX_BYTES", 25 * 1024 * 1024)),
+        "IMPORT_MAX_BYTES": int(env_float("IMPORT_MAX_BYTES", 50 * 1000 * 1000)),
     }
     settings.update(overrides or {})
     return settings

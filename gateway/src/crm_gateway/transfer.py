@@ -1,4 +1,5 @@
-"""An attachment's bytes between HTTP and the activities service, a piece at a time.
+"""An upload's bytes between HTTP and the service that keeps them (attachments: activities;
+import files: importer), a piece at a time.
 
 Upload: the multipart body is read as it arrives (werkzeug's sans-IO decoder over
 `request.stream`), and the part `file` goes on to the service in 1 MiB pieces over RPC
@@ -14,6 +15,8 @@ import hashlib
 import logging
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import quote
 
 from flask import Response, request, stream_with_context
@@ -68,14 +71,34 @@ def discard_rest(limit: int) -> None:
         pass
 
 
-class _Upload:
-    """One file on its way to the activities service."""
+@dataclass(frozen=True)
+class Destination:
+    """The service an upload goes to and the names of its upload RPCs: `<prefix>_begin`
+    (`begin(file name, meta)` gives its arguments; it answers {"id"}, or {replayed: answer} for a
+    repeated Idempotency-Key), `<prefix>_chunk`, `<prefix>_finish`, `<prefix>_abort`, each
+    naming the upload by `id_name`."""
+    service: str
+    prefix: str
+    id_name: str
+    replayed: str
+    begin: Callable[[str, dict], dict]
 
-    def __init__(self, meta: dict, key: dict, limit: int):
-        self.meta, self.key, self.limit = meta, key, limit
+
+ATTACHMENT = Destination("activities", "attachment", "attachment_id", "attachment",
+                         lambda name, meta: {"meta": dict(meta, file_name=name)})
+
+
+class _Upload:
+    """One file on its way to a service."""
+
+    def __init__(self, to: Destination, meta: dict, key: dict, limit: int):
+        self.to, self.meta, self.key, self.limit = to, meta, key, limit
         self.id = self.replayed = None
         self.size, self.sent, self.finishing = 0, 0, False
         self.sha256, self.buffer = hashlib.sha256(), bytearray()
+
+    def _call(self, verb: str, **kwargs):
+        return rpc.call(self.to.service, f"{self.to.prefix}_{verb}", **kwargs)
 
     def begin(self, file_name: str) -> None:
         name = safe_file_name(file_name)
@@ -84,10 +107,9 @@ class _Upload:
         if len(name) > MAX_FILE_NAME:
             raise ValidationFailed({FIELD: [
                 f"A file name has at most {MAX_FILE_NAME} characters."]})
-        answer = rpc.call("activities", "attachment_begin",
-                          meta=dict(self.meta, file_name=name), **self.key)
+        answer = self._call("begin", **self.to.begin(name, self.meta), **self.key)
         # a repeated Idempotency-Key: the first answer, and the bytes are not sent again
-        self.replayed, self.id = answer.get("attachment"), answer.get("id")
+        self.replayed, self.id = answer.get(self.to.replayed), answer.get("id")
 
     def add(self, data: bytes) -> None:
         self.size += len(data)
@@ -102,43 +124,50 @@ class _Upload:
     def _send(self, length: int) -> None:
         piece = bytes(self.buffer[:length])
         del self.buffer[:length]
-        rpc.call("activities", "attachment_chunk", attachment_id=self.id, offset=self.sent,
-                 data=base64.b64encode(piece).decode("ascii"))
+        self._call("chunk", **{self.to.id_name: self.id}, offset=self.sent,
+                   data=base64.b64encode(piece).decode("ascii"))
         self.sent += len(piece)
 
-    def finish(self) -> dict:
+    def finish(self, **extra) -> dict:
         if self.replayed is not None:
             return self.replayed
         if self.buffer:
             self._send(len(self.buffer))
         self.finishing = True  # from here a failure may have stored it: no abort
-        return rpc.call("activities", "attachment_finish", attachment_id=self.id,
-                        size=self.size, sha256=self.sha256.hexdigest(), **self.key)
+        return self._call("finish", **{self.to.id_name: self.id}, size=self.size,
+                          sha256=self.sha256.hexdigest(), **extra, **self.key)
 
     def abort(self) -> None:
         if self.id is None or self.finishing:
             return
         try:
-            rpc.call("activities", "attachment_abort", attachment_id=self.id)
+            self._call("abort", **{self.to.id_name: self.id})
         except Exception as exc:  # noqa: BLE001 - the service removes it within the hour
             log.warning("could not abort upload %s: %s", self.id, exc)
 
 
-def receive(meta: dict, key: dict, limit: int) -> dict:
-    """The attachment stored from the request's part `file`, on the record `meta` names."""
+def receive(meta: dict, key: dict, limit: int, to: Destination = ATTACHMENT,
+            fields: Callable[[dict], dict] | None = None) -> dict:
+    """The upload stored from the request's part `file`. `fields`, when given, takes the
+    form's other parts ({name: text}, in whatever order they came, before or after the
+    file) and gives the extra arguments of `<prefix>_finish`; without it they are ignored."""
     boundary = parse_options_header(request.headers.get("Content-Type", ""))[1].get(
         "boundary", "")
     if not boundary or not boundary.isascii():
         raise BadRequest("A multipart/form-data body needs its boundary (ASCII).")
     decoder = MultipartDecoder(boundary.encode("ascii"), max_form_memory_size=PIECE,
                                max_parts=MAX_PARTS)
-    upload, in_file, seen = _Upload(meta, key, limit), False, False
+    upload, in_file, seen = _Upload(to, meta, key, limit), False, False
+    form, field = {}, None
     try:
         while not isinstance(event := decoder.next_event(), Epilogue):
             if isinstance(event, NeedData):
                 decoder.receive_data(request.stream.read(READ) or None)
             elif isinstance(event, (File, Field)):
                 in_file = event.name == FIELD
+                field = event.name if isinstance(event, Field) and not in_file else None
+                if field is not None:
+                    form[field] = bytearray()
                 if in_file and (seen or isinstance(event, Field)):
                     raise ValidationFailed({FIELD: [
                         "Send one file, as a file part (with a filename)."]})
@@ -147,15 +176,27 @@ def receive(meta: dict, key: dict, limit: int) -> dict:
                     upload.begin(_file_name(event))
             elif isinstance(event, Data) and in_file:
                 upload.add(event.data)
+            elif isinstance(event, Data) and field is not None:
+                form[field] += event.data
+                if len(form[field]) > FORM_OVERHEAD:
+                    raise ValidationFailed({field: ["At most 64 KiB."]})
         if not seen:
             raise ValidationFailed({FIELD: [f"Missing: send the file in the part `{FIELD}`."]})
-        return upload.finish()
+        extra = fields(_texts(form)) if fields else {}
+        return upload.finish(**extra)
     except ValueError as exc:  # what the decoder says of a malformed body
         upload.abort()
         raise BadRequest(f"The multipart body is malformed: {exc}") from exc
     except BaseException:
         upload.abort()
         raise
+
+
+def _texts(form: dict) -> dict:
+    try:
+        return {name: bytes(value).decode("utf-8") for name, value in form.items()}
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed({"_schema": ["Form fields are UTF-8 text."]}) from exc
 
 
 def _file_name(event: File) -> str:

@@ -21,6 +21,11 @@ class NotFound(CrmError):
     status = 404
 
 
+class Forbidden(CrmError):
+    """The caller may see the record but not do this to it (another person's template)."""
+    status = 403
+
+
 class Conflict(CrmError):
     """args: (message,) or (message, {details for the problem: existing_id, ...})."""
     status = 409

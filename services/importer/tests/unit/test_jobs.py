@@ -1,0 +1,197 @@
+"""Import jobs on SQLite and PostgreSQL: an upload in pieces becomes a queued job (size and
+SHA-256 checked, bad options leave nothing), a runner's lease (one runner at a time, taken
+over when it runs out), cancel and revert requests by status, who sees which job, and the
+saved mappings."""
+import base64
+import hashlib
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from crm_common import messaging
+from crm_common.access import Caller
+from crm_common.db import make_engine, make_session_factory
+from crm_common.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from crm_common.events import EventContext, utcnow
+from crm_common.storage import FileStore
+from crm_common.uow import UnitOfWork
+from importer_service import jobs, runner, templates, uploads
+from importer_service.orm import jobs as job_table
+from importer_service.orm import metadata
+
+ANNA = Caller(user_id="anna", role="sales")
+BOB = Caller(user_id="bob", role="sales")
+MANAGER = Caller(user_id="mia", role="manager")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def units(request, tmp_path):
+    """`units(caller)`: a unit of work acting for that person, on a fresh database."""
+    url = f"sqlite:///{tmp_path / 'importer.db'}" if request.param == "sqlite" else \
+        request.getfixturevalue("make_postgres_db")("importer")
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    messaging.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    yield lambda caller=ANNA: UnitOfWork(factory, "importer", EventContext(
+        actor=f"user:{caller.user_id}", caller=caller, correlation_id="c-1"))
+    engine.dispose()
+
+
+@pytest.fixture
+def store(tmp_path):
+    return FileStore(tmp_path / "files")
+
+
+def upload(units, store, data: bytes, options=None, caller=ANNA, pieces=3, key=None):
+    with units(caller) as uow:
+        job_id = uploads.begin(uow, "klienti.csv", key, store=store)["id"]
+    size = max(1, -(-len(data) // pieces))
+    for offset in range(0, len(data), size):
+        with units(caller) as uow:
+            uploads.write_piece(uow, job_id, offset,
+                                base64.b64encode(data[offset:offset + size]).decode(),
+                                store=store)
+    with units(caller) as uow:
+        return uploads.finish(uow, job_id, len(data), hashlib.sha256(data).hexdigest(),
+                              options if options is not None else {}, key, store=store)
+
+
+def outbox_types(units) -> list[str]:
+    with units() as uow:
+        return [row.event_type for row in uow.session.execute(select(messaging.outbox))]
+
+
+def test_an_upload_in_pieces_is_a_queued_job_with_its_file(units, store):
+    data = "Název;IČO\nFirma;25596641\n".encode() * 50
+    job = upload(units, store, data, {"mode": "upsert", "dry_run": False,
+                                      "mapping": {"Název": "name"},
+                                      "users": [{"id": "u1", "email": "a@b.cz",
+                                                 "name": "A"}]})
+    assert (job["status"], job["mode"], job["file"]["size"]) == ("queued", "upsert", len(data))
+    assert job["created_by"] == "user:anna" and job["counts"]["created"] == 0
+    with units() as uow:
+        row = uow.session.execute(select(job_table)).one()
+    assert b"".join(store.stream(row.storage_key)) == data
+    assert row.options["mapping"] == {"Název": "name"} and row.users[0]["id"] == "u1"
+
+
+def test_a_mismatched_checksum_or_bad_options_leave_nothing(units, store):
+    with units() as uow:
+        job_id = uploads.begin(uow, "a.csv", store=store)["id"]
+    with units() as uow:
+        uploads.write_piece(uow, job_id, 0, base64.b64encode(b"abc").decode(), store=store)
+    with units() as uow, pytest.raises(ValidationFailed):
+        uploads.finish(uow, job_id, 3, hashlib.sha256(b"abd").hexdigest(), {}, store=store)
+    with pytest.raises(ValidationFailed) as refused:
+        upload(units, store, b"abc", {"mode": "merge"})
+    assert "mode" in refused.value.errors
+    with units() as uow:
+        assert uow.session.execute(select(job_table)).all() == []
+    assert not any(store.root.rglob("*.*")) or all(p.is_dir() for p in store.root.rglob("*"))
+
+
+def test_bad_pieces_are_refused(units, store):
+    with units() as uow:
+        job_id = uploads.begin(uow, "a.csv", store=store)["id"]
+    for offset, data in ((0, "not base64!"), (-1, "YQ=="), (True, "YQ==")):
+        with units() as uow, pytest.raises(ValidationFailed):
+            uploads.write_piece(uow, job_id, offset, data, store=store)
+    with units(BOB) as uow, pytest.raises(NotFound):  # another person's upload
+        uploads.write_piece(uow, job_id, 0, "YQ==", store=store)
+    with units() as uow, pytest.raises(ValidationFailed):
+        uploads.begin(uow, "", store=store)
+
+
+def test_the_same_idempotency_key_answers_the_same_job(units, store):
+    first = upload(units, store, b"Nazev\nA\n", key="k-1")
+    with units() as uow:
+        again = uploads.begin(uow, "klienti.csv", "k-1", store=store)
+    assert again == {"job": first}
+
+
+def test_one_runner_holds_a_job_until_its_lease_runs_out(units, store):
+    job = upload(units, store, b"Nazev\nA\n")
+    with units() as uow:
+        claimed = runner.claim(uow, "runner-1")
+    assert claimed.id == job["id"] and claimed.status == "running"
+    with units() as uow:
+        assert runner.claim(uow, "runner-2") is None
+    with units() as uow:
+        uow.session.execute(update(job_table).values(lease_until=utcnow() - timedelta(1)))
+        uow.commit()
+    with units() as uow:
+        taken = runner.claim(uow, "runner-2")
+    assert taken.runner == "runner-2"
+    assert outbox_types(units) == ["import.started"]
+
+
+def test_cancel_and_revert_follow_the_status(units, store):
+    queued = upload(units, store, b"Nazev\nA\n")
+    with units() as uow:
+        assert jobs.cancel(uow, queued["id"])["status"] == "cancelled"
+    with units() as uow, pytest.raises(Conflict):
+        jobs.cancel(uow, queued["id"])
+    running = upload(units, store, b"Nazev\nB\n")
+    with units() as uow:
+        runner.claim(uow, "r")
+    with units() as uow:
+        answer = jobs.cancel(uow, running["id"])
+    assert answer["status"] == "running" and answer["cancel_requested"] is True
+    with units() as uow, pytest.raises(Conflict):
+        jobs.request_revert(uow, running["id"])  # still running
+    with units() as uow:
+        assert jobs.request_revert(uow, queued["id"])["status"] == "reverting"
+    dry = upload(units, store, b"Nazev\nC\n", {"dry_run": True})
+    with units() as uow:
+        uow.session.execute(update(job_table).where(job_table.c.id == dry["id"])
+                            .values(status="completed"))
+        uow.commit()
+    with units() as uow, pytest.raises(Conflict):
+        jobs.request_revert(uow, dry["id"])
+
+
+def test_a_job_is_seen_by_its_starter_managers_and_admins(units, store):
+    job = upload(units, store, b"Nazev\nA\n")
+    with units(BOB) as uow, pytest.raises(NotFound):
+        jobs.get(uow, job["id"])
+    with units(BOB) as uow:
+        assert jobs.list_jobs(uow)["items"] == []
+    with units(MANAGER) as uow:
+        assert [j["id"] for j in jobs.list_jobs(uow)["items"]] == [job["id"]]
+    with units(BOB) as uow, pytest.raises(NotFound):
+        jobs.cancel(uow, job["id"])
+
+
+def test_lists_page_with_cursors(units, store):
+    made = [upload(units, store, f"Nazev\n{n}\n".encode())["id"] for n in range(3)]
+    with units() as uow:
+        first = jobs.list_jobs(uow, limit=2)
+    with units() as uow:
+        second = jobs.list_jobs(uow, limit=2, cursor=first["next_cursor"])
+    assert [j["id"] for j in first["items"] + second["items"]] == made[::-1]
+    with units() as uow, pytest.raises(ValidationFailed):
+        jobs.row_results(uow, made[0], cursor="garbage")
+    with units() as uow, pytest.raises(NotFound):
+        jobs.row_results(uow, str(uuid.uuid4()))
+
+
+def test_templates_are_changed_by_their_creator_or_a_manager(units):
+    with units() as uow:
+        made = templates.create(uow, {"name": "Účetnictví", "mapping": {"Firma": "name"}})
+    with units(BOB) as uow, pytest.raises(Forbidden):
+        templates.change(uow, made["id"], {"name": "cizí"})
+    with units(MANAGER) as uow:
+        assert templates.change(uow, made["id"], {"mode": "upsert"}, 1)["version"] == 2
+    with units() as uow, pytest.raises(PreconditionFailed):
+        templates.change(uow, made["id"], {"name": "x"}, 1)
+    for bad in ({"name": " ", "mapping": {"a": "name"}}, {"name": "x", "mapping": {}},
+                {"name": "x", "mapping": {"a": "name"}, "extra": 1}):
+        with units() as uow, pytest.raises(ValidationFailed):
+            templates.create(uow, bad)
+    with units() as uow:
+        templates.delete(uow, made["id"])
+    with units() as uow, pytest.raises(NotFound):
+        templates.get(uow, made["id"])
