@@ -66,11 +66,12 @@ class AresService(HealthCheck):
 
     @reliable_batch_handler("clients", "client.updated")
     def on_client_updated(self, events):
-        """A user gave a client another IČO: it is looked up as for a new client (updates
-        that leave the IČO alone, the register's own among them, are skipped)."""
+        """A user (or an import) gave a client another IČO: it is looked up as for a new
+        client (updates that leave the IČO alone, the register's own among them, are
+        skipped)."""
         self._look_up([event for event in events
                        if "ico" in (event["data"].get("changes") or {})
-                       and event["data"].get("source") == "user"])
+                       and event["data"].get("source") in ("user", "import")])
 
     @reliable_event_handler("clients", "client.erased")
     def on_client_erased(self, event):

@@ -90,7 +90,7 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
     links = repo.links_of(contact.id)
     clients.reindex([client_id])
     clients.record(client, "contact_added", {"contacts": {
-        "before": None, "after": _link_summary(contact, link)}}, actor, now)
+        "before": None, "after": link_summary(contact, link)}}, actor, now)
     if existing:
         uow.emit("contact.updated", contact.id, {
             "contact": contact_event(contact, links), "changes": {"clients": {
@@ -180,8 +180,8 @@ def update_link(uow, client_id: str, contact_id: str, payload: dict,
                         before.primary if data.get("primary") is None else data["primary"])
     if after != before:
         clients.record(client, "contact_changed", {"contacts": {
-            "before": _link_summary(contact, before),
-            "after": _link_summary(contact, after)}}, actor, now)
+            "before": link_summary(contact, before),
+            "after": link_summary(contact, after)}}, actor, now)
         links_before = repo.links_of(contact_id)
         _write(uow, lambda: repo.change_link(after))
         links = repo.links_of(contact_id)
@@ -206,7 +206,7 @@ def remove_link(uow, client_id: str, contact_id: str, idempotency_key: str | Non
     repo.unlink(client_id, contact_id)
     clients.reindex([client_id])
     clients.record(client, "contact_removed", {"contacts": {
-        "before": _link_summary(contact, link), "after": None}}, actor, now)
+        "before": link_summary(contact, link), "after": None}}, actor, now)
     links = repo.links_of(contact_id)
     uow.emit("contact.updated", contact.id, {
         "contact": contact_event(contact, links), "changes": {"clients": {
@@ -232,7 +232,7 @@ def delete_contact(uow, contact_id: str, if_match: int | None = None,
                                _unlink_seen(uow, repo, clients, contact, links, shown, now))
     for link in links:
         clients.record(clients.get(link.client_id), "contact_removed", {"contacts": {
-            "before": _link_summary(contact, link), "after": None}}, actor, now)
+            "before": link_summary(contact, link), "after": None}}, actor, now)
     repo.delete(contact)
     _write(uow, uow.session.flush)
     clients.reindex(_client_ids(links))
@@ -249,7 +249,7 @@ def _unlink_seen(uow, repo: Contacts, clients: Clients, contact: Contact,
     for link in shown:
         repo.unlink(link.client_id, contact.id)
         clients.record(clients.get(link.client_id), "contact_removed", {"contacts": {
-            "before": _link_summary(contact, link), "after": None}}, uow.context.actor, now)
+            "before": link_summary(contact, link), "after": None}}, uow.context.actor, now)
     after = repo.links_of(contact.id)
     clients.reindex(_client_ids(shown))
     uow.emit("contact.updated", contact.id, {
@@ -313,7 +313,7 @@ def move_contacts(uow, source_id: str, target_id: str, now) -> list[dict]:
         uow.emit("contact.updated", contact.id, {
             "contact": contact_event(contact, after), "changes": {"clients": {
                 "before": _links(before), "after": _links(after)}}})
-        moved.append(_link_summary(contact, link))
+        moved.append(link_summary(contact, link))
     return moved
 
 
@@ -359,7 +359,7 @@ def _write(uow, write) -> None:
         uow.session.flush()
 
 
-def _link_summary(contact: Contact, link: ContactLink) -> dict:
+def link_summary(contact: Contact, link: ContactLink) -> dict:
     return {"id": contact.id, "name": contact.name, "position": link.position,
             "primary": link.primary}
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crm_common.changes import assign
+from crm_common.text import fold
 from .contact_data import first_value
 
 EDITABLE = ("first_name", "last_name", "degree", "position", "emails", "phones", "note",
@@ -64,3 +65,17 @@ class ContactLink:
     contact_id: str
     position: str | None = None
     primary: bool = False
+
+
+def same_person(one: Contact, other: Contact) -> bool:
+    """Two records of one person: they share an e-mail, or the full name (first and last,
+    case and diacritics aside)."""
+    emails = {entry["value"].lower() for entry in one.emails}
+    if emails & {entry["value"].lower() for entry in other.emails}:
+        return True
+    name = full_name_key(one)
+    return bool(name) and name == full_name_key(other)
+
+
+def full_name_key(contact: Contact) -> str:
+    return fold(" ".join(part for part in (contact.first_name, contact.last_name) if part))

@@ -318,6 +318,25 @@ def new_client_fields(client_id: str, data: dict, now: datetime, actor: str | No
     return values
 
 
+def imported_values(client: Client, values: dict) -> dict:
+    """A file's values for an existing client, as `Client.edit` takes them: its tags,
+    e-mails and phones are added to the client's own (a file seldom knows which e-mail is
+    the primary one, and an import must not drop the others); every other field given
+    replaces the client's."""
+    values = dict(values)
+    if "tags" in values:
+        values["tags"] = list(dict.fromkeys([*client.tags, *values["tags"]]))
+    for single, many, key in (("email", "emails", str.lower), ("phone", "phones", str)):
+        sent = values.pop(many, None) or ([{"value": values[single], "label": None}]
+                                          if values.get(single) else [])
+        values.pop(single, None)
+        held = {key(entry["value"]) for entry in getattr(client, many)}
+        added = [entry for entry in sent if key(entry["value"]) not in held]
+        if added:
+            values[many] = [*getattr(client, many), *added]
+    return values
+
+
 def absent(value) -> bool:
     if isinstance(value, dict):
         return not any(value.values())

@@ -170,7 +170,7 @@ def create_clients(uow, items: list, idempotency_key: str | None = None,
     raise Conflict("the same batch is being created concurrently; send it again")
 
 
-class _UniqueInBatch:
+class UniqueInBatch:
     """Unique custom field values are checked against the stored clients, and here against
     the batch's earlier items (not stored until the batch is)."""
 
@@ -198,7 +198,7 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
     replayed = uow.replay_many(CREATE_MANY, keys, items)
     moment, actor = utcnow(), uow.context.actor
     definitions = CustomFields(uow.session).by_key("client")  # once for the whole batch
-    unique = _UniqueInBatch(definitions)
+    unique = UniqueInBatch(definitions)
     results, rows = [], []
     for payload, earlier in zip(items, replayed):
         if isinstance(earlier, dict):
@@ -207,36 +207,58 @@ def _create_batch(uow, items: list, keys: list) -> list[dict] | None:
         try:
             if isinstance(earlier, ValidationFailed):
                 raise earlier
-            data = owned_by_default(load(_create_schema, payload), uow.context.caller)
-            if data.get("parent_id"):
-                clients_of(uow).check_parent(None, data["parent_id"])
-            data["custom_fields"] = custom_values(uow.session, "client",
-                                                  data.get("custom_fields"), {}, None, True,
-                                                  definitions)
-            unique.claim(data["custom_fields"])
-            row = new_client_fields(str(uuid.uuid4()), data, moment, actor)
-            row.update(search.derived(row))
+            row = new_client_row(uow, payload, definitions, unique, moment)
         except ValidationFailed as exc:
             results.append({"status": 422, "errors": exc.errors})
             continue
         rows.append(row)
-        results.append({"status": 201, "client": _row_resource(row)})
+        results.append({"status": 201, "client": row_resource(row)})
     rows = _icos_free(uow, rows, results)
-    if rows:  # a plain bulk insert: the ORM's per-object bookkeeping was a third of the time
-        uow.session.execute(insert(clients), rows)
-        clients_of(uow).add_keys(rows)
-        clients_of(uow).record_many([
-            history_row(row["id"], "created", created_changes(row), actor, moment,
-                        row["version"]) for row in rows])
-    created = [(index, result["client"]) for index, (result, earlier) in
-               enumerate(zip(results, replayed)) if result["status"] == 201 and earlier is None]
-    uow.emit_many([("client.created", client["id"], {"client": event_client(client)})
-                   for _, client in created])
+    insert_new_clients(uow, rows, [creation_history(row, actor) for row in rows])
+    created = [(index, result["client"]) for index, result in enumerate(results)
+               if result["status"] == 201 and replayed[index] is None]
+    uow.emit_many([created_event(client) for _, client in created])
     answered = [(keys[index], items[index], client) for index, client in created if keys[index]]
     return results if uow.commit_many_once(CREATE_MANY, answered) else None
 
 
-def _row_resource(row: dict, fields=None) -> dict:
+def new_client_row(uow, payload, definitions: dict, unique: "UniqueInBatch", moment,
+                   people=()) -> dict:
+    """A new client of a batch, validated as a single create is (ValidationFailed with the
+    same messages), as the row to insert: its fields and derived search columns (`people`:
+    the names of its contact persons)."""
+    data = owned_by_default(load(_create_schema, payload), uow.context.caller)
+    if data.get("parent_id"):
+        clients_of(uow).check_parent(None, data["parent_id"])
+    data["custom_fields"] = custom_values(uow.session, "client", data.get("custom_fields"),
+                                          {}, None, True, definitions)
+    unique.claim(data["custom_fields"])
+    row = new_client_fields(str(uuid.uuid4()), data, moment, uow.context.actor)
+    row.update(search.derived(row, people))
+    return row
+
+
+def insert_new_clients(uow, rows: list[dict], history: list[dict]) -> None:
+    """New clients in bulk: a plain multi-row insert (the ORM's per-object bookkeeping was a
+    third of the time), their duplicate keys and their history rows."""
+    if rows:
+        uow.session.execute(insert(clients), rows)
+        clients_of(uow).add_keys(rows)
+    clients_of(uow).record_many(history)
+
+
+def creation_history(row: dict, actor, more: dict | None = None) -> dict:
+    """The history row of a client created from `row`; `more`: what else it records."""
+    return history_row(row["id"], "created", {**created_changes(row), **(more or {})}, actor,
+                       row["created_at"], row["version"])
+
+
+def created_event(resource: dict, **more) -> tuple[str, str, dict]:
+    """`client.created` of a new client (`more`: data beside the client, e.g. its source)."""
+    return "client.created", resource["id"], {"client": event_client(resource), **more}
+
+
+def row_resource(row: dict, fields=None) -> dict:
     """The resource of a client from its fields, as `to_resource` gives it, for a client
     just made from validated input or one read back (validated on its way in): its values
     are already what the schema would dump (marshmallow walking 40 fields per client was a
@@ -280,7 +302,7 @@ def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | Non
     columns = _columns_of(fields) if fields is not None else _CLIENT_FIELDS
 
     def dump(client: Client) -> dict:  # a client of the page, none of its other columns read
-        return _row_resource({name: getattr(client, name) for name in columns}, fields)
+        return row_resource({name: getattr(client, name) for name in columns}, fields)
     return clients_of(uow).search(wanted, q, sort, limit, cursor, bool(include_total), dump,
                                 columns if fields is not None else None)
 
@@ -365,10 +387,14 @@ def _archive_or_restore(uow, operation: str, client_id: str, if_match, idempoten
     changes = (client.archive if operation == ARCHIVE else client.restore)(actor, now)
     if changes:
         save_client(uow, client, action, changes, actor, now)
-        uow.emit(f"client.{action}", client.id, {
-            "client_id": client.id, "name": client.name, "version": client.version,
-            "archived_at": rfc3339(client.archived_at) if client.archived_at else None})
+        uow.emit(f"client.{action}", client.id, archive_event_data(client))
     return uow.commit_once(operation, idempotency_key, request, to_resource(client))
+
+
+def archive_event_data(client: Client) -> dict:
+    """The data of `client.archived` / `client.restored`."""
+    return {"client_id": client.id, "name": client.name, "version": client.version,
+            "archived_at": rfc3339(client.archived_at) if client.archived_at else None}
 
 
 def subsidiaries(uow, client_id: str, depth: str = "1", limit: int = 50,

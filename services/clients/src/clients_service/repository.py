@@ -1,4 +1,5 @@
 """The queries of the client register, so handlers speak of clients, not of sessions."""
+import dataclasses
 import uuid
 from datetime import datetime
 
@@ -212,6 +213,33 @@ class Clients:
         return {row.ico: row.id for row in self.session.execute(query.order_by(
             clients.c.created_at))}
 
+    def many(self, client_ids) -> dict[str, Client]:
+        """{id: client} of those of `client_ids` that exist and the caller may see."""
+        found = self.session.scalars(select(Client).where(clients.c.id.in_(list(client_ids))))
+        return {client.id: client for client in found if self.caller.may_see(client.owner_id)}
+
+    def holding_icos(self, icos) -> list[Client]:
+        """The clients holding these IČOs, archived ones too but not merged ones (they live
+        on in the client they were merged into), oldest first; whoever may see them."""
+        if not icos:
+            return []
+        return list(self.session.scalars(select(Client).where(
+            clients.c.ico.in_(list(icos)), clients.c.merged_into.is_(None))
+            .order_by(clients.c.created_at, clients.c.id)))
+
+    def active_with_emails(self, emails) -> list[tuple[str, Client]]:
+        """`(e-mail, client)` of the active clients having one of these e-mails among theirs
+        (given as their duplicate keys are: trimmed, lower case); through the key index,
+        whoever may see them."""
+        if not emails:
+            return []
+        keys = client_keys.c
+        rows = self.session.execute(
+            select(Client, keys.value).join(client_keys, keys.client_id == clients.c.id)
+            .where(keys.kind == "email", keys.value.in_(list(emails)),
+                   clients.c.archived_at.is_(None), clients.c.merged_into.is_(None)))
+        return [(row[1], row[0]) for row in rows]
+
     def possible_duplicates(self, client_id: str, limit: int = 10) -> list[dict]:
         """Active clients sharing an e-mail, a phone or the name with this one (those the
         caller may see), the strongest reason first."""
@@ -308,6 +336,17 @@ class Clients:
     def record_many(self, rows: list[dict]) -> None:
         if rows:
             self.session.execute(insert(client_history), rows)
+
+    def histories(self, client_ids) -> dict[str, list]:
+        """Every history row (action, changes) of these clients, oldest first."""
+        columns = client_history.c
+        found: dict[str, list] = {}
+        for row in self.session.execute(
+                select(columns.client_id, columns.action, columns.changes)
+                .where(columns.client_id.in_(list(client_ids)))
+                .order_by(columns.at, columns.id)):
+            found.setdefault(row.client_id, []).append(row)
+        return found
 
     def scrub_history(self, client_id: str | None = None, mentioning: str | None = None
                       ) -> None:
@@ -432,6 +471,31 @@ class Contacts:
                       contacts.c.id).offset(offset).limit(limit))
         return [(row[0], _link(row)) for row in rows]
 
+    def of_clients(self, client_ids) -> dict[str, list[Contact]]:
+        """{client id: its contact persons} of many clients at once."""
+        if not client_ids:
+            return {}
+        columns = client_contacts.c
+        people: dict[str, list[Contact]] = {}
+        for row in self.session.execute(
+                select(Contact, columns.client_id).join(
+                    client_contacts, columns.contact_id == contacts.c.id)
+                .where(columns.client_id.in_(list(client_ids)))):
+            people.setdefault(row[1], []).append(row[0])
+        return people
+
+    def add_many(self, people: list[tuple[Contact, ContactLink]], now: datetime) -> None:
+        """New contact persons, each linked to a client, in two multi-row inserts (a batch's:
+        none of these clients has another primary contact)."""
+        if not people:
+            return
+        self.session.execute(insert(contacts), [
+            {name: getattr(contact, name) for name in _CONTACT_FIELDS} for contact, _ in people])
+        self.session.execute(insert(client_contacts), [
+            {"client_id": link.client_id, "contact_id": link.contact_id,
+             "position": link.position, "is_primary": link.primary, "created_at": now}
+            for _, link in people])
+
     def link_of(self, client_id: str, contact_id: str) -> ContactLink | None:
         columns = client_contacts.c
         row = self.session.execute(select(client_contacts).where(
@@ -475,6 +539,11 @@ class Contacts:
             query = query.where(columns.contact_id != but)
         self.session.execute(query.values(is_primary=False))
         self.session.flush()
+
+
+# the columns of a contact person (dataclasses.asdict, which deep-copies every value, was
+# most of a batch's insert of them)
+_CONTACT_FIELDS = tuple(field.name for field in dataclasses.fields(Contact))
 
 
 def _link(row) -> ContactLink:

@@ -97,9 +97,14 @@ def duplicate_keys(client) -> set[tuple[str, str]]:
     """What two clients that are one share: an e-mail, a phone, the name without its legal
     form (each a `(kind, value)`)."""
     get = _getter(client)
-    keys = {("email", value.strip().lower()[:254]) for value in _values(get("emails"))}
+    keys = {("email", email_key(value)) for value in _values(get("emails"))}
     keys |= {("phone", value.split(";")[0][:40]) for value in _values(get("phones"))}
     name = name_key(get("name"))
     if name:
         keys.add(("name", name))
     return keys
+
+
+def email_key(value: str) -> str:
+    """An e-mail as clients are found by it: trimmed, lower case."""
+    return value.strip().lower()[:254]

@@ -4,7 +4,7 @@ from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
                                     reliable_event_handler, rpc)
 
 from . import (SERVICE, contact_handlers as contacts, custom_field_handlers as custom, handlers,
-               merge_handlers)
+               import_handlers as imports, merge_handlers)
 
 
 class ClientsService(HealthCheck):
@@ -20,6 +20,16 @@ class ClientsService(HealthCheck):
     def create_many(self, items, idempotency_key=None, positions=None):
         with self.db() as uow:
             return handlers.create_clients(uow, items, idempotency_key, positions)
+
+    @rpc
+    def import_batch(self, import_id, mode, rows, dry_run=False):
+        with self.db() as uow:
+            return imports.import_batch(uow, import_id, mode, rows, dry_run)
+
+    @rpc
+    def revert_import(self, import_id, client_ids):
+        with self.db() as uow:
+            return imports.revert_import(uow, import_id, client_ids)
 
     @rpc
     def get(self, client_id):

@@ -158,3 +158,31 @@ def test_two_concurrent_moves_never_make_a_cycle(service, amqp_uri):
     parents = [service.call("clients", "get", {"client_id": c["id"]})["parent_id"]
                for c in (x, y)]
     assert parents.count(None) == 1
+
+
+def test_an_import_batch_answers_each_row_publishes_and_reverts(service, event_tap):
+    tap = event_tap([("clients.events", "#")])
+    caller = {"caller_id": "anna", "caller_role": "sales", "own_only": True,
+              "actor": "user:anna"}
+    rows = [{"row": 2, "client": {"name": "Z importu", "ico": "47110015"},
+             "contact": {"first_name": "Jan", "last_name": "Novák"}},
+            {"row": 3, "client": {"name": "Chybná", "ico": "25063678"}, "contact": None}]
+    arguments = {"import_id": "rpc-import", "mode": "upsert", "rows": rows}
+    preview = service.call("clients", "import_batch", dict(arguments, dry_run=True),
+                           context=caller)
+    assert preview[0]["client"]["owner_id"] == "anna"
+    results = service.call("clients", "import_batch", arguments, context=caller)
+    assert [r["status"] for r in results] == ["created", "failed"]
+    assert results[1]["errors"] == [{"field": "ico", "message": "IČO has a wrong check digit"}]
+    created = tap.wait_for(lambda e: e["type"] == "client.created"
+                           and e["subject"] == results[0]["client_id"])
+    assert created["data"]["import_id"] == "rpc-import" and created["actor"] == "user:anna"
+    assert service.call("clients", "import_batch", arguments, context=caller) == results
+    answer = service.call("clients", "revert_import", {
+        "import_id": "rpc-import", "client_ids": [results[0]["client_id"]]}, context=caller)
+    assert answer == {"archived": [results[0]["client_id"]], "kept": []}
+    tap.wait_for(lambda e: e["type"] == "client.archived"
+                 and e["subject"] == results[0]["client_id"])
+    with pytest.raises(RemoteError) as exc:
+        service.call("clients", "import_batch", dict(arguments, rows=[]))
+    assert exc.value.exc_type == "ValidationFailed" and "rows" in exc.value.args_[0]

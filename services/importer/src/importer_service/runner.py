@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select, update
 
 from crm_common.config import env_float
 from crm_common.errors import CrmError
-from crm_common.events import utcnow
+from crm_common.events import to_utc, utcnow
 from crm_common.rpc import RemoteError
 
 from . import mapping as columns
@@ -252,7 +252,7 @@ class JobRun:
             if self.job.dry_run and len(job.preview or []) < PREVIEW_ROWS:
                 changes["preview"] = ((job.preview or []) + preview)[:PREVIEW_ROWS]
             if not self.job.dry_run and (job.progress_at is None or
-                                         now - job.progress_at >= PROGRESS_EVERY):
+                                         now - to_utc(job.progress_at) >= PROGRESS_EVERY):
                 changes["progress_at"] = now
                 uow.emit("import.progress", self.id, event_data(job, **changes))
             self._held(uow, **changes)
