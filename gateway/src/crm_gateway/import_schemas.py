@@ -47,7 +47,7 @@ class ImportFormSchema(StrictSchema):
 
 
 UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": [FILE_FIELD], "properties": {
+    "type": "object", "required": [FILE_FIELD], "additionalProperties": False, "properties": {
         FILE_FIELD: {"type": "string", "format": "binary",
                      "description": "XLSX, XLS, ODS or CSV (UTF-8 with or without BOM, "
                                     "Windows-1250, ISO-8859-2; `;`, `,` or tab), at most "
@@ -61,8 +61,8 @@ UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
                     "description": "`true`: every row validated and matched, nothing "
                                    "written; the job shows the counts and a preview."},
         "mapping": {"type": "string", "description": "JSON: " + MAPPING_DOC},
-        "sheet": {"type": "string", "description": "The workbook's sheet (default: the "
-                                                   "first non-empty one)."},
+        "sheet": {"type": "string", "minLength": 1, "maxLength": 120,
+                  "description": "The workbook's sheet (default: the first non-empty one)."},
         "template_id": {"type": "string", "format": "uuid",
                         "description": "A saved mapping (`/api/v1/import-templates`)."}}}}}}
 
@@ -207,7 +207,7 @@ class ImportTemplateCreateSchema(StrictSchema):
     mapping = fields.Dict(required=True, keys=fields.String(validate=validate.Length(
         min=1, max=255)), values=fields.String(allow_none=True, validate=validate.Length(
             max=70)), validate=validate.Length(min=1, max=500),
-        metadata={"description": MAPPING_DOC})
+        metadata={"description": MAPPING_DOC, "minProperties": 1, "maxProperties": 500})
     mode = fields.String(allow_none=True, validate=validate.OneOf(MODES))
     sheet = fields.String(allow_none=True, validate=validate.Length(min=1, max=120))
 
@@ -222,4 +222,4 @@ class ImportTemplatePatchSchema(ImportTemplateCreateSchema):
     mapping = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=255)),
                           values=fields.String(allow_none=True, validate=validate.Length(
                               max=70)), validate=validate.Length(min=1, max=500),
-                          metadata={"description": MAPPING_DOC})
+                          metadata={"description": MAPPING_DOC, "minProperties": 1, "maxProperties": 500})

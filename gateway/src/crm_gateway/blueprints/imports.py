@@ -231,7 +231,7 @@ def update_template(body, template_id):
 
 @blp.route("/import-templates/<id:template_id>", methods=["DELETE"])
 @blp.response(204)
-@errors(403, 404, 412)
+@errors(400, 403, 404, 412)
 @blp.doc(parameters=[IF_MATCH_HEADER])
 def delete_template(template_id):
     """Delete a saved mapping (its creator, managers and administrators)"""

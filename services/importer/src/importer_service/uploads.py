@@ -19,6 +19,7 @@ from . import storage
 from .jobs import COUNTS, to_resource
 from .orm import jobs
 from .schemas import load_options
+from .templates import mapping_of
 
 START = "import.start"
 MAX_PIECE = 1024 * 1024
@@ -84,7 +85,9 @@ def finish(uow, job_id: str, size, sha256, options, idempotency_key: str | None 
         raise ValidationFailed({"size": ["The byte count and SHA-256 (hex) of the file."]})
     try:
         data = load_options(options)
-    except ValidationFailed:
+        if data.get("template_id"):
+            mapping_of(uow, data["template_id"])  # NotFound: a 404 before the job exists
+    except (ValidationFailed, NotFound):
         _drop(uow, row, store)
         raise
     if size > max_bytes():
