@@ -11,12 +11,16 @@ the directory must be a volume all of them mount.
 variables, instance roles); otherwise files under `default_dir`. boto3 is imported only by
 a service configured for S3 (the service lists it among its dependencies).
 """
+import base64
+import binascii
 import contextlib
 import os
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
+
+from .errors import PayloadTooLarge, ValidationFailed
 
 
 READ_BLOCK = 1024 * 1024
@@ -246,3 +250,19 @@ def local_file(store: Store, key: str) -> Iterator[Path]:
         yield temporary
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def decoded_piece(offset, data, max_piece: int, max_total: int) -> bytes:
+    """The bytes of an upload's piece that starts at byte `offset` (base64 in `data`), or
+    why not: a ValidationFailed, or PayloadTooLarge past `max_total` bytes."""
+    try:
+        piece = base64.b64decode(data, validate=True)
+    except (binascii.Error, TypeError, ValueError) as exc:
+        raise ValidationFailed({"data": ["Not base64."]}) from exc
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValidationFailed({"offset": ["A byte offset (0 or more)."]})
+    if len(piece) > max_piece:
+        raise ValidationFailed({"data": [f"A piece has at most {max_piece} bytes."]})
+    if offset + len(piece) > max_total:
+        raise PayloadTooLarge(f"The file is larger than the limit of {max_total} bytes.")
+    return piece

@@ -13,7 +13,6 @@ refused and logged, never handed out. Stored bytes are removed only after the
 transaction that dropped their row commits.
 """
 import base64
-import binascii
 import codecs
 import hashlib
 import logging
@@ -28,6 +27,7 @@ from crm_common.errors import DataDamaged, NotFound, PayloadTooLarge, Validation
 from crm_common.events import utcnow
 from crm_common.fields import load
 from crm_common.pagination import newest_first
+from crm_common.storage import decoded_piece
 
 from . import storage
 from .attachment_schemas import AttachmentBeginSchema, AttachmentQuerySchema, AttachmentSchema
@@ -88,16 +88,7 @@ def write_piece(uow, attachment_id: str, offset, data: str, *, store=None) -> di
     same piece again (a redelivery) replaces itself."""
     row = _own_upload(uow, attachment_id)
     uow.rollback()  # no transaction (SQLite: no write lock) held while the bytes go
-    try:
-        piece = base64.b64decode(data, validate=True)
-    except (binascii.Error, TypeError, ValueError) as exc:
-        raise ValidationFailed({"data": ["Not base64."]}) from exc
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ValidationFailed({"offset": ["A byte offset (0 or more)."]})
-    if len(piece) > MAX_PIECE:
-        raise ValidationFailed({"data": [f"A piece has at most {MAX_PIECE} bytes."]})
-    if offset + len(piece) > max_bytes():
-        raise PayloadTooLarge(_too_large())
+    piece = decoded_piece(offset, data, MAX_PIECE, max_bytes())
     _store_of(row.storage, store).put_part(row.storage_key, offset, piece)
     return {"received": offset + len(piece)}
 

@@ -2,8 +2,6 @@
 `begin` makes an `uploading` job row, `write_piece` keeps each piece (named by its offset, so
 a redelivered piece replaces itself), `finish` joins them, checks the size and SHA-256 the
 gateway counted, validates the job's options and queues the job."""
-import base64
-import binascii
 import hashlib
 import uuid
 from datetime import timedelta
@@ -13,6 +11,7 @@ from sqlalchemy import select, update
 from crm_common.config import env_float
 from crm_common.errors import NotFound, PayloadTooLarge, ValidationFailed
 from crm_common.events import utcnow
+from crm_common.storage import decoded_piece
 from crm_common.text import MAX_FILE_NAME, safe_file_name
 
 from . import storage
@@ -57,16 +56,7 @@ def begin(uow, file_name, idempotency_key: str | None = None, *, store=None) -> 
 def write_piece(uow, job_id: str, offset, data, *, store=None) -> dict:
     row = _own_upload(uow, job_id)
     uow.rollback()  # no transaction held while the bytes are written
-    try:
-        piece = base64.b64decode(data, validate=True)
-    except (binascii.Error, TypeError, ValueError) as exc:
-        raise ValidationFailed({"data": ["Not base64."]}) from exc
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ValidationFailed({"offset": ["A byte offset (0 or more)."]})
-    if len(piece) > MAX_PIECE:
-        raise ValidationFailed({"data": [f"A piece has at most {MAX_PIECE} bytes."]})
-    if offset + len(piece) > max_bytes():
-        raise PayloadTooLarge(_too_large())
+    piece = decoded_piece(offset, data, MAX_PIECE, max_bytes())
     (store or storage.for_kind(row.storage)).put_part(row.storage_key, offset, piece)
     return {"received": offset + len(piece)}
 
