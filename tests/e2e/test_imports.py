@@ -352,8 +352,17 @@ def test_every_import_event_matches_its_schema(crm):
     events = [e for e in tap.events if e["type"].startswith("import.")]
     assert {"import.started", "import.progress", "import.completed", "import.failed",
             "import.cancelled", "import.reverted"} <= {e["type"] for e in events}
-    for event in events + [e for e in tap.events if e["type"].startswith("client.")]:
-        schema = json.loads((SCHEMAS / f"{event['type']}.v1.json").read_text())
-        jsonschema.validate(event, schema, format_checker=jsonschema.FormatChecker())
-
-
+    imported = [e for e in tap.events if e["type"].startswith("client.")
+                and e["data"].get("import_id")]
+    assert {"client.created", "client.updated"} <= {e["type"] for e in imported}
+    validators = {}
+    # every import event; of the thousands of client.created, the first 300
+    clients = [e for e in tap.events if e["type"].startswith("client.")]
+    sample = events + [e for n, e in enumerate(clients) if n < 300 or
+                       e["type"] != "client.created"]
+    for event in sample:
+        if event["type"] not in validators:
+            schema = json.loads((SCHEMAS / f"{event['type']}.v1.json").read_text())
+            validators[event["type"]] = jsonschema.Draft202012Validator(
+                schema, format_checker=jsonschema.FormatChecker())
+        validators[event["type"]].validate(event)

@@ -7,6 +7,7 @@ import io
 import tempfile
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 PAGE = 500  # clients per RPC while exporting
 COLUMNS = {  # name: (Czech header, English header)
@@ -54,6 +55,12 @@ def cell(client: dict, column: str, lang: str) -> str:
     else:
         value = client.get(column)
     return "" if value is None else neutralised(str(value))
+
+
+def xlsx_safe(value):
+    """A cell openpyxl can write: the control characters a workbook cannot hold dropped
+    (CSV files may carry them)."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def headers(columns, lang: str) -> list[str]:

@@ -39,7 +39,7 @@ class MappingText(fields.Field):
 
 class ImportFormSchema(StrictSchema):
     """The form's fields beside the file (multipart text parts)."""
-    mode = fields.String(load_default="create", validate=validate.OneOf(MODES))
+    mode = fields.String(load_default=None, validate=validate.OneOf(MODES))
     dry_run = fields.String(load_default="false", validate=validate.OneOf(("true", "false")))
     mapping = MappingText(load_default=None)
     sheet = fields.String(load_default=None, validate=validate.Length(min=1, max=120))
@@ -52,8 +52,8 @@ UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
                      "description": "XLSX, XLS, ODS or CSV (UTF-8 with or without BOM, "
                                     "Windows-1250, ISO-8859-2; `;`, `,` or tab), at most "
                                     "IMPORT_MAX_BYTES (default 50 MB)."},
-        "mode": {"type": "string", "enum": list(MODES), "default": "create",
-                 "description": "`create`: rows matching an existing client (by IČO, then "
+        "mode": {"type": "string", "enum": list(MODES),
+                 "description": "Default: the template's, else `create`. `create`: rows matching an existing client (by IČO, then "
                                 "e-mail) are skipped; `upsert`: matched clients get what the "
                                 "file has, the rest are created; `update`: only existing "
                                 "clients."},
@@ -83,7 +83,8 @@ class FileSchema(Schema):
 
 class JobErrorSchema(Schema):
     code = fields.String(metadata={"description": "e.g. `empty`, `encrypted`, `broken`, "
-                                                  "`zip_bomb`, `no_client_columns`"})
+                                                  "`zip_bomb`, `too_many_columns`, "
+                                                  "`no_client_columns`, `rejected`"})
     message_cs = fields.String()
     message_en = fields.String()
 

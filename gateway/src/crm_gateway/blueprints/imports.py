@@ -136,7 +136,7 @@ def import_report(query, import_id):
     written as text."""
     first = rpc.call("importer", "rows", import_id=import_id, status=query["status"],
                      limit=REPORT_PAGE)
-    header = first["headers"] + ["Chyba / Error"]
+    header = [export.neutralised(h) for h in first["headers"]] + ["Chyba / Error"]
 
     def pages():
         page = first
@@ -148,7 +148,8 @@ def import_report(query, import_id):
                             limit=REPORT_PAGE, cursor=page["next_cursor"])
     name = f"import-{import_id[:8]}-{query['status']}.{query['format']}"
     if query["format"] == "xlsx":
-        body = export.table_xlsx("Import", header, pages())
+        body = export.table_xlsx("Import", header, (
+            [[export.xlsx_safe(cell) for cell in row] for row in page] for page in pages()))
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         body = export.table_csv(header, pages())

@@ -7,10 +7,12 @@ import logging
 import time
 
 from crm_common import config
-from crm_common.rpc import NotSent, RpcClient, RpcTimeout
+from crm_common.rpc import NotSent, RemoteError, RpcClient, RpcTimeout
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
+# what the clients service answers when the same batch may well go through later
+TRANSIENT = frozenset({"ServiceUnavailable", "OutcomeUnknown", "DeadlineExceeded", "Conflict"})
 
 
 class ClientsUnavailable(Exception):
@@ -18,8 +20,8 @@ class ClientsUnavailable(Exception):
 
 
 class ClientsPort:
-    def __init__(self, context: dict, timeout: float = 120.0):
-        self.context, self.timeout = context, timeout
+    def __init__(self, context: dict, timeout: float = 30.0, on_retry=lambda: None):
+        self.context, self.timeout, self.on_retry = context, timeout, on_retry
         self._client: RpcClient | None = None
 
     def _call(self, method: str, **kwargs):
@@ -29,11 +31,14 @@ class ClientsPort:
                     self._drop()
                     self._client = RpcClient(config.amqp_uri(), self.timeout, heartbeat=0)
                 return self._client.call("clients", method, kwargs, context=self.context)
-            except (NotSent, RpcTimeout, OSError) as exc:
+            except (NotSent, RpcTimeout, OSError, RemoteError) as exc:
+                if isinstance(exc, RemoteError) and exc.exc_type not in TRANSIENT:
+                    raise
                 self._drop()
                 log.warning("clients.%s: %s (attempt %s of %s)", method, exc, attempt + 1,
                             ATTEMPTS)
                 time.sleep(min(2 ** attempt, 10))
+                self.on_retry()  # the job's lease outlasts the waiting
         raise ClientsUnavailable(f"clients.{method} did not answer")
 
     def custom_fields(self) -> list[dict]:

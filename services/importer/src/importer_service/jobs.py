@@ -85,7 +85,7 @@ def row_results(uow, job_id: str, status: str | None = None, limit: int = 50,
         query = query.where(rows.c.status == status)
     if cursor:
         (after,) = cursor_values(cursor, 1)
-        if not after.isdigit() or len(after) > 9:
+        if not (after.isascii() and after.isdigit()) or len(after) > 9:
             raise ValidationFailed({"cursor": ["Not a valid cursor."]})
         query = query.where(rows.c.row > int(after))
     found = uow.session.execute(query.order_by(rows.c.row).limit(limit + 1)).all()
@@ -107,7 +107,8 @@ def cancel(uow, job_id: str) -> dict:
     now = utcnow()
     if row.status == "queued":
         values = {"status": "cancelled", "finished_at": now}
-        uow.emit("import.cancelled", job_id, event_data(row, **values))
+        if not row.dry_run:
+            uow.emit("import.cancelled", job_id, event_data(row, **values))
     elif row.status == "running":
         values = {"cancel_requested": True}
     else:

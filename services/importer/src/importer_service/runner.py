@@ -7,14 +7,16 @@ that runs out; the next claim goes on after `last_row`, and a batch the clients 
 already written answers the same from its per-row idempotency keys: every row exactly once.
 """
 import logging
+import math
 import uuid
 from datetime import timedelta
 from itertools import islice
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm_common.config import env_float
-from crm_common.errors import CrmError
+from crm_common.errors import CrmError, OutcomeUnknown, ServiceUnavailable
 from crm_common.events import to_utc, utcnow
 from crm_common.rpc import RemoteError
 
@@ -23,7 +25,6 @@ from . import reading, storage, values
 from .clients_port import ClientsPort, ClientsUnavailable
 from .jobs import COUNTS, event_data
 from .orm import jobs, rows
-from .templates import mapping_of
 
 log = logging.getLogger(__name__)
 PREVIEW_ROWS = 20
@@ -96,7 +97,8 @@ class JobRun:
         except reading.Refused as exc:  # found while reading on (an unclosed quote...)
             self._finish("failed", "import.failed",
                          error={"code": exc.code, "cs": exc.cs, "en": exc.en})
-        except ClientsUnavailable as exc:  # the lease runs out and the job goes on later
+        except (ClientsUnavailable, _Wait, ServiceUnavailable, OutcomeUnknown) as exc:
+            # the lease runs out and the job goes on later, after its last committed batch
             log.warning("import %s waits: %s", self.id, exc)
         except _Lost:
             log.warning("import %s: another runner holds it now", self.id)
@@ -118,10 +120,8 @@ class JobRun:
     def _import(self) -> None:
         job = self.job
         options = dict(job.options or {})
-        if options.get("template_id"):
-            with self.units() as uow:
-                template = mapping_of(uow, options["template_id"])
-            options = {**template, **{k: v for k, v in options.items() if v is not None}}
+        if job.mapping:  # a resumed job goes on with the mapping it started with
+            options["mapping"] = job.mapping
         custom_fields = self.clients.custom_fields()
         with storage.local_file(storage.for_kind(job.storage), job.storage_key) as path:
             if not path.exists():
@@ -147,7 +147,7 @@ class JobRun:
         """{column index: target} from what the job (or its template) says, else guessed
         from the headings."""
         if asked:
-            unknown = sorted(set(asked) - set(headers))
+            unknown = sorted({h for h, target in asked.items() if target} - set(headers))
             if unknown:
                 raise Failed("mapping", f"Mapování jmenuje sloupce, které soubor nemá: "
                              f"{', '.join(unknown)}.",
@@ -215,16 +215,25 @@ class JobRun:
                     seen[key] = row.number
                 to_send.append(row)
         if to_send:
+            self.renew()
             answered = self.clients.import_batch(
                 self.id, self.job.mode,
                 [{"row": r.number, "client": r.client, "contact": r.contact} for r in to_send],
                 self.job.dry_run)
             fields = _columns_of_fields(headers, by_index)
+            claimed = {row.number: _key(row) for row in to_send}
             for result in answered:
+                if result["status"] == "failed" and claimed.get(result["row"]) and \
+                        seen.get(claimed[result["row"]]) == result["row"]:
+                    del seen[claimed[result["row"]]]  # a later, correct copy may go in
                 results[result["row"]] = {
                     **result, "errors": [{"column": _column_of(fields, e.get("field")), **e}
                                          for e in result.get("errors") or []]}
-        self._commit_batch(built, batch, results)
+        try:
+            self._commit_batch(built, batch, results)
+        except SQLAlchemyError as exc:
+            # the clients service has the batch; a resumed run is answered it again
+            raise _Wait(f"the batch's results could not be committed: {exc}") from exc
 
     def _commit_batch(self, built, batch, results) -> None:
         cells = {number: values_ for number, values_ in batch}
@@ -245,6 +254,7 @@ class JobRun:
                                 "client": result["client"]})
         with self.units() as uow:
             job = uow.session.execute(select(jobs).where(jobs.c.id == self.id)).first()
+            self._held(uow)  # still this runner's (else _Lost, before any row is written)
             uow.session.execute(rows.insert(), stored)
             now = utcnow()
             changes = {"rows_done": job.rows_done + len(built), "last_row": built[-1].number,
@@ -256,6 +266,12 @@ class JobRun:
                 changes["progress_at"] = now
                 uow.emit("import.progress", self.id, event_data(job, **changes))
             self._held(uow, **changes)
+            uow.commit()
+
+    def renew(self) -> None:
+        """The lease again from now (before a clients call that may take a while)."""
+        with self.units() as uow:
+            self._held(uow)
             uow.commit()
 
     def _cancel_requested(self) -> bool:
@@ -326,6 +342,10 @@ class JobRun:
             uow.commit()
 
 
+class _Wait(Exception):
+    """Nothing lost, nothing to fail: the job goes on at its next claim."""
+
+
 class _Lost(Exception):
     """Another runner took the job over (this one's lease ran out)."""
 
@@ -370,6 +390,8 @@ def _column_of(fields: dict, field) -> str | None:
 
 
 def _json_cell(cell):
+    if isinstance(cell, float) and not math.isfinite(cell):
+        return str(cell)  # JSON has no NaN or infinity (PostgreSQL refuses them)
     if cell is None or isinstance(cell, (str, int, float, bool)):
         return cell
     return cell.isoformat() if hasattr(cell, "isoformat") else str(cell)

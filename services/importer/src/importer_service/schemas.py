@@ -17,7 +17,8 @@ class UserSchema(StrictSchema):
 
 
 class OptionsSchema(StrictSchema):
-    mode = fields.String(load_default="create", validate=validate.OneOf(MODES))
+    # none given: the template's, else "create"
+    mode = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(MODES))
     dry_run = StrictBoolean(load_default=False)
     # {heading in the file: target}; a null target leaves the column out
     mapping = fields.Dict(keys=HEADING, values=TARGET, allow_none=True, load_default=None,

@@ -102,7 +102,9 @@ class ImporterService(HealthCheck):
                                    caller=Caller.from_context(job.caller))
             clients = ClientsPort({"actor": job.actor, "correlation_id": job.correlation_id,
                                    **job.caller})
+            run = runner.JobRun(lambda: self.db(context), job, clients, me)
+            clients.on_retry = run.renew
             try:
-                runner.JobRun(lambda: self.db(context), job, clients, me).run()
+                run.run()
             finally:
                 clients.close()

@@ -75,8 +75,10 @@ def finish(uow, job_id: str, size, sha256, options, idempotency_key: str | None 
         raise ValidationFailed({"size": ["The byte count and SHA-256 (hex) of the file."]})
     try:
         data = load_options(options)
-        if data.get("template_id"):
-            mapping_of(uow, data["template_id"])  # NotFound: a 404 before the job exists
+        if data.get("template_id"):  # NotFound: a 404 before the job exists
+            template = mapping_of(uow, data["template_id"])
+            data.update({key: data.get(key) or template[key]
+                         for key in ("mapping", "sheet", "mode")})
     except (ValidationFailed, NotFound):
         _drop(uow, row, store)
         raise
@@ -100,7 +102,8 @@ def finish(uow, job_id: str, size, sha256, options, idempotency_key: str | None 
                                          "(size or SHA-256); send the file again."]})
     now = utcnow()
     values = {"status": "queued", "file_size": count, "sha256": digest.hexdigest(),
-              "mode": data["mode"], "dry_run": data["dry_run"], "users": data["users"],
+              "mode": data["mode"] or "create", "dry_run": data["dry_run"],
+              "users": data["users"],
               "options": {key: data.get(key) for key in ("sheet", "mapping", "template_id")},
               "updated_at": now, "version": row.version + 1}
     uow.session.execute(update(jobs).where(jobs.c.id == job_id).values(**values))

@@ -15,6 +15,7 @@ from crm_common.access import Caller
 from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import EventContext, utcnow
+from crm_common.pagination import values_cursor
 from crm_common.storage import FileStore
 from crm_common.uow import UnitOfWork
 from importer_service import jobs, runner, templates, uploads
@@ -172,8 +173,9 @@ def test_lists_page_with_cursors(units, store):
     with units() as uow:
         second = jobs.list_jobs(uow, limit=2, cursor=first["next_cursor"])
     assert [j["id"] for j in first["items"] + second["items"]] == made[::-1]
-    with units() as uow, pytest.raises(ValidationFailed):
-        jobs.row_results(uow, made[0], cursor="garbage")
+    for garbage in ("garbage", values_cursor("\u00b2"), values_cursor("-1")):
+        with units() as uow, pytest.raises(ValidationFailed):
+            jobs.row_results(uow, made[0], cursor=garbage)
     with units() as uow, pytest.raises(NotFound):
         jobs.row_results(uow, str(uuid.uuid4()))
 
@@ -195,3 +197,32 @@ def test_templates_are_changed_by_their_creator_or_a_manager(units):
         templates.delete(uow, made["id"])
     with units() as uow, pytest.raises(NotFound):
         templates.get(uow, made["id"])
+
+
+def test_a_job_takes_its_template_where_the_request_says_nothing(units, store):
+    with units() as uow:
+        template = templates.create(uow, {"name": "ERP", "mapping": {"Firma": "name"},
+                                          "mode": "upsert", "sheet": "Klienti"})
+    job = upload(units, store, b"Firma\nA\n", {"template_id": template["id"]})
+    assert job["mode"] == "upsert"
+    with units() as uow:
+        row = uow.session.execute(select(job_table)).one()
+    assert row.options["mapping"] == {"Firma": "name"} and row.options["sheet"] == "Klienti"
+    mine = upload(units, store, b"Firma\nA\n", {"template_id": template["id"],
+                                                 "mode": "create"})
+    assert mine["mode"] == "create"
+    with pytest.raises(NotFound):  # a template that is not there: no job
+        upload(units, store, b"Firma\nA\n", {"template_id": str(uuid.uuid4())})
+
+
+def test_cancelling_a_dry_run_emits_nothing(units, store):
+    job = upload(units, store, b"Nazev\nA\n", {"dry_run": True})
+    with units() as uow:
+        assert jobs.cancel(uow, job["id"])["status"] == "cancelled"
+    assert outbox_types(units) == []
+
+
+def test_cells_json_cannot_hold_are_kept_as_text():
+    assert runner._json_cell(float("nan")) == "nan"
+    assert runner._json_cell(float("inf")) == "inf"
+    assert runner._json_cell(1.5) == 1.5
