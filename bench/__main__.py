@@ -2,7 +2,8 @@
 plumbing next to its raw py-amqp floor, both measured in this run, in a private vhost, and
 the client register at scale next to its SQL.
 
-Some phases only: `python -m bench scale` (`make bench PHASES=scale`, BENCH_PHASES=scale);
+Some phases only: `python -m bench scale` (`make bench PHASES=scale`, BENCH_PHASES=scale;
+`make bench PHASES=imports` for the client import of issue 12);
 the phases are those of settings.PHASES. Writes var/bench/results.json and
 docs/benchmarks.md (see bench/report.py for the fields; a run of some phases keeps the
 others' figures there).
@@ -60,6 +61,7 @@ def main() -> None:
                    ["python -m bench", *sys.argv[1:]]),
                "quick": quick(), "sizes": sizes.describe(),
                "scale_sizes": sizes.describe_scale(),
+               "import_sizes": sizes.describe_imports(), "import_rows": sizes.import_rows,
                "http_seconds": sizes.http_seconds}
         print(f"bench: {run['sizes']}", file=sys.stderr)
         phases = Phases(amqp_uri, tmp, databases, sizes)
@@ -78,14 +80,17 @@ def main() -> None:
     run["seconds"] = round(time.monotonic() - started, 1)
     loads = [m.load_average[0] for m in metrics] or [os.getloadavg()[0]]
     run["load_average_range"] = f"{min(loads):.2f}-{max(loads):.2f}"
-    report.write_json(RESULTS, metrics, run)
-    report.write_markdown(DOC, metrics, run)
-    for section in (None, report.SCALE_SECTION):
+    if metrics:  # a run without a figure leaves the figures there are as they are
+        entries = report.write_json(RESULTS, metrics, run)
+        report.write_markdown(DOC, metrics, run, [
+            e for e in entries if e.get("section") == report.IMPORT_SECTION])
+    for section in (None, report.SCALE_SECTION, report.IMPORT_SECTION):
         if any(m.section == section for m in metrics):
             print("\n".join(report.table(metrics, section) + [""] +
                             report.memory_table(metrics, section)))
-    print(f"{len(metrics)} figures in {run['seconds']:.0f} s; written to "
-          f"{RESULTS.relative_to(ROOT)} and {DOC.relative_to(ROOT)}", file=sys.stderr)
+    print(f"{len(metrics)} figures in {run['seconds']:.0f} s" + (
+        f"; written to {RESULTS.relative_to(ROOT)} and {DOC.relative_to(ROOT)}" if metrics
+        else ""), file=sys.stderr)
     if run["errors"]:
         sys.exit("bench: failed: " + "; ".join(run["errors"]))
 

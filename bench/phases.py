@@ -1,17 +1,18 @@
 """The run's phases: each measures its paths against their floors and returns the metrics."""
+import itertools
 import sys
 from pathlib import Path
 
 from crm_common.stack import SERVICES
 from crm_common.testing import start_stack
 
-from . import backlog, bulk, floors, gateway_load, http_load, relay, rpc, scale
+from . import backlog, bulk, floors, gateway_load, http_load, imports, relay, rpc, scale
 from .client_loader import ScaleDatabase
 from .databases import Databases
 from .payloads import outbox_payload
 from .procfs import tree_peak_memory_mib
-from .report import GATEWAY_SECTION, LOWER, Metric
-from .sampling import Sample, alternate, metric
+from .report import GATEWAY_SECTION, IMPORT_CPU_PREFIX, IMPORT_SECTION, LOWER, Metric
+from .sampling import Sample, alternate, measure, metric
 from .settings import (CARD_RATE, FIXED_RATE, HTTP_CONNECTIONS, SCALE_FLOOR_REPEATS,
                        SCALE_RATE, WINDOW, Sizes, keep_scale_database)
 
@@ -239,6 +240,85 @@ class Phases:
             if not keep_scale_database():
                 database.drop()
         return scale.metrics(n, floor_runs, runs["gateway"], captured, memory, loaded)
+
+
+    def imports(self) -> list[Metric]:
+        """The client import of issue 12 (bench/imports.py): an XLSX and a CSV of the same
+        generated clients, each imported through the gateway into a fresh stack, next to
+        the parse-only time of the same file; per setup (settings.IMPORT_SETUPS)."""
+        n = self.sizes.import_rows
+        files = imports.prepared_files(n)
+        say(f"client import: {files.describe()}; setups {', '.join(self.sizes.import_setups)}")
+        formats = {"XLSX": files.xlsx, "CSV": files.csv}
+        # parse + build_row of the XLSX once: extra information (half a minute and more)
+        built = {"XLSX": measure("parse + build_row (XLSX)",
+                                 lambda: imports.parse(files.xlsx, build=True))}
+        runs_made = itertools.count(1)
+        metrics, memory, cpu = [], [], []
+        for setup in self.sizes.import_setups:
+            dialect, core = setup.removesuffix("-core"), setup.endswith("-core")
+            services = ("clients", "importer") if core else tuple(SERVICES)
+            label = f"{DIALECTS[dialect]}, " + \
+                ("importer and clients only" if core else "every service, fake ARES")
+            say(f"  importing on {label}")
+
+            def project(path, dialect=dialect, services=services):
+                return imports.import_file(
+                    self.tmp / f"import-{next(runs_made)}", self.amqp_uri,
+                    self.databases.env(dialect, services), services, path, n,
+                    files.last_name)
+
+            floor_runs, runs = alternate(
+                lambda: {fmt: imports.parse(path) for fmt, path in formats.items()},
+                {fmt: (lambda path=path: project(path)) for fmt, path in formats.items()},
+                self.sizes.import_rounds)
+            for fmt in formats:
+                metrics += _import_metrics(n, fmt, label, runs[fmt], floor_runs)
+                memory += [Metric(f"peak memory (VmHWM) of {process} during the import "
+                                  f"({fmt}; {label})",
+                                  max(s.result.peak_memory_mib[process] for s in runs[fmt]),
+                                  "MiB", better=LOWER, section=IMPORT_SECTION,
+                                  target=300 if process == "importer" else None,
+                                  target_on="value", load_average=runs[fmt][-1].load_average)
+                           for process in ("importer", "clients", "gateway")
+                           if process in runs[fmt][0].result.peak_memory_mib]
+                fastest = min(runs[fmt], key=lambda s: s.result.seconds)
+                cpu += [Metric(f"{IMPORT_CPU_PREFIX}{process} ({fmt}; {label})", seconds,
+                               "s", better=LOWER, section=IMPORT_SECTION,
+                               load_average=fastest.load_average,
+                               note=f"{fastest.result.seconds:.0f} s, machine "
+                                    f"{fastest.result.machine_busy:.0%} busy")
+                        for process, seconds in sorted(fastest.result.cpu_seconds.items(),
+                                                       key=lambda item: -item[1])
+                        if seconds >= 0.5]
+        for fmt, sample in built.items():
+            floor = imports.parse(formats[fmt])  # next to it, for the ratio
+            metrics.append(Metric(
+                f"parse + `values.build_row` of every row ({fmt})", sample.result.seconds, "s",
+                floor=floor.seconds, floor_name="parse only", better=LOWER,
+                section=IMPORT_SECTION, load_average=sample.load_average,
+                note="what the importer does with each row before it sends the batch; "
+                     "extra information, not the floor"))
+            memory.append(Metric(f"peak memory (VmHWM) of the parse-only floor ({fmt})",
+                                 floor.peak_memory_mib, "MiB", better=LOWER,
+                                 section=IMPORT_SECTION))
+        return metrics + memory + cpu
+
+
+def _import_metrics(n: int, fmt: str, label: str, runs, floor_runs) -> list[Metric]:
+    common = dict(floor_name="parse only: `reading.open_table` + every row, a fresh process",
+                  section=IMPORT_SECTION)
+    fastest = min(runs, key=lambda s: s.result.seconds).result
+    note = (f"upload answered after {fastest.upload_seconds:.1f} s, the job said completed "
+            f"after {fastest.completed_seconds:.1f} s, the last row's client found by name "
+            f"after {fastest.seconds:.1f} s; counts {fastest.counts}")
+    return [
+        metric(f"{n:,} rows, upload to every client searchable ({fmt}; {label})", "s", runs,
+               lambda r: r.seconds, floor_runs, lambda f: f[fmt].seconds, better=LOWER,
+               target=30, target_on="value", note=note, **common),
+        metric(f"{n:,} rows, rows/s ({fmt}; {label})", "rows/s", runs, lambda r: r.rate,
+               floor_runs, lambda f: f[fmt].rows / f[fmt].seconds, **common),
+    ]
 
 
 def _gateway_metrics(label: str, worker_class: str, samples, floors) -> list[Metric]:

@@ -66,17 +66,36 @@ def best(samples: list[float], better: str) -> float:
     return max(samples) if better == HIGHER else min(samples)
 
 
-def write_json(path: Path, metrics: list[Metric], run: dict) -> None:
-    """A list, one entry per metric, each carrying the run's metadata (`run`). A run of
-    only the scale phase (or of only the others) keeps the other part's entries of the
-    last run that measured them."""
+def part(section: str | None) -> str:
+    """What a run can measure on its own: the scale section, the import section, or the
+    rest (the main table and the gateway's)."""
+    return section if section in STANDALONE else "main"
+
+
+def write_json(path: Path, metrics: list[Metric], run: dict) -> list[dict]:
+    """A list, one entry per metric, each carrying the run's metadata (`run`). The entries
+    of the parts this run did not measure (scale, imports, the rest: `part`) stay as the
+    last run that measured them wrote them; so do the import figures of setups this run
+    did not measure (the same file size: `run["import_rows"]`). Returns every entry."""
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = [dict(metric.as_dict(), run=run) for metric in metrics]
-    measured = {metric.section == SCALE_SECTION for metric in metrics}
-    if path.exists() and len(measured) == 1:
-        entries += [entry for entry in json.loads(path.read_text())
-                    if (entry.get("section") == SCALE_SECTION) not in measured]
+    measured = {part(metric.section) for metric in metrics}
+    names = {metric.name for metric in metrics}
+    if path.exists():
+        for entry in json.loads(path.read_text()):
+            entry_part = part(entry.get("section"))
+            if entry_part not in measured or (
+                    entry_part == IMPORT_SECTION and entry["name"] not in names and
+                    entry.get("run", {}).get("import_rows") == run.get("import_rows")):
+                entries.append(entry)
     path.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
+    return entries
+
+
+def metric_of(entry: dict) -> Metric:
+    """A Metric again from its entry in results.json."""
+    return Metric(**{name: entry[name] for name in Metric.__dataclass_fields__
+                     if name in entry})
 
 
 # -- docs/benchmarks.md ---------------------------------------------------------------
@@ -182,10 +201,11 @@ def is_memory(metric: Metric) -> bool:
 
 CPU_PREFIX = "CPU per client in the bulk path: "
 BUSY_PREFIX = "machine CPU busy during the bulk path"
+IMPORT_CPU_PREFIX = "CPU seconds during the import: "
 
 
 def is_account(metric: Metric) -> bool:
-    return metric.name.startswith((CPU_PREFIX, BUSY_PREFIX))
+    return metric.name.startswith((CPU_PREFIX, BUSY_PREFIX, IMPORT_CPU_PREFIX))
 
 
 def table(metrics: list[Metric], section: str | None = None) -> list[str]:
@@ -264,6 +284,10 @@ def gateway_section(metrics: list[Metric], run: dict) -> list[str]:
 
 SCALE_SECTION = "scale"
 SCALE_HEADING = "## The client register at scale"
+IMPORT_SECTION = "imports"
+IMPORT_HEADING = "## Client import from a spreadsheet"
+STANDALONE = (SCALE_SECTION, IMPORT_SECTION)  # sections a run may measure alone
+HEADINGS = {SCALE_SECTION: SCALE_HEADING, IMPORT_SECTION: IMPORT_HEADING}
 
 
 def scale_section(metrics: list[Metric], run: dict) -> list[str]:
@@ -271,13 +295,25 @@ def scale_section(metrics: list[Metric], run: dict) -> list[str]:
     return section(metrics, run)
 
 
-def markdown(metrics: list[Metric], run: dict, scale_text: str | None = None) -> str:
-    """The whole document; `scale_text`: the scale section as written (when this run did
-    not measure it)."""
+def import_section(entries: list[dict]) -> list[str]:
+    from .import_report import section
+    return section(entries)
+
+
+def markdown(metrics: list[Metric], run: dict, kept: dict[str, str] | None = None,
+             import_entries: list[dict] | None = None) -> str:
+    """The whole document; `kept`: the standalone sections as written ({section: text}),
+    for those this run did not measure; `import_entries`: the import figures to show
+    (results.json's, this run's among them)."""
+    kept = kept or {}
     versions = run["versions"]
     machine = run["machine"]
     notes = [f"- {m.name}: {m.note}" for m in metrics
-             if m.note and m.section != SCALE_SECTION]
+             if m.note and m.section not in STANDALONE]
+
+    def standalone(section: str, made: list[str]) -> list[str]:
+        return made or ([kept[section].rstrip("\n"), ""] if kept.get(section) else [])
+
     lines = [
         "# Benchmarks", "",
         f"Measured by `{run['command']}` (code in `bench/`) on {run['time']}, in "
@@ -291,8 +327,9 @@ def markdown(metrics: list[Metric], run: dict, scale_text: str | None = None) ->
         *memory_table(metrics), "",
         *account_table(metrics),
         *gateway_section(metrics, run),
-        *(scale_section(metrics, run) or ([scale_text.rstrip("\n"), ""] if scale_text
-                                          else [])),
+        *standalone(SCALE_SECTION, scale_section(metrics, run)),
+        *standalone(IMPORT_SECTION, import_section(import_entries or [])
+                    if any(m.section == IMPORT_SECTION for m in metrics) else []),
         *(["Notes:", "", *notes, ""] if notes else []),
         *([f"**Failed** (no figures): {'; '.join(run['errors'])}", ""]
           if run.get("errors") else []),
@@ -311,17 +348,29 @@ def markdown(metrics: list[Metric], run: dict, scale_text: str | None = None) ->
     return "\n".join(lines)
 
 
-def write_markdown(path: Path, metrics: list[Metric], run: dict) -> None:
-    """The document; a run of only the scale phase rewrites only its section, a run
-    without it keeps the section the document has."""
+def write_markdown(path: Path, metrics: list[Metric], run: dict,
+                   import_entries: list[dict] | None = None) -> None:
+    """The document. A run of standalone sections only (scale, imports) rewrites only
+    those sections of the document there is, each in its place (a new one before the
+    limits); any other run writes the whole document, keeping the standalone sections it
+    did not measure as they are written."""
     old = path.read_text() if path.exists() else ""
-    kept = _section(old, SCALE_HEADING)
-    if metrics and all(m.section == SCALE_SECTION for m in metrics) and old:
-        new = "\n".join(scale_section(metrics, run)) + "\n"
-        text = old.replace(kept, new) if kept else \
-            old.replace(LIMITS.splitlines()[0], new + LIMITS.splitlines()[0], 1)
+    kept = {section: _section(old, heading) for section, heading in HEADINGS.items()}
+    measured = {m.section for m in metrics}
+    if metrics and measured <= set(STANDALONE) and old:
+        text = old
+        made = {SCALE_SECTION: lambda: scale_section(metrics, run),
+                IMPORT_SECTION: lambda: import_section(import_entries or [])}
+        for section in STANDALONE:
+            if section not in measured:
+                continue
+            new = "\n".join(made[section]()) + "\n"
+            if kept[section]:
+                text = text.replace(kept[section], new)
+            else:
+                text = text.replace(LIMITS.splitlines()[0], new + LIMITS.splitlines()[0], 1)
     else:
-        text = markdown(metrics, run, kept)
+        text = markdown(metrics, run, kept, import_entries)
     path.write_text(text)
 
 

@@ -5,12 +5,17 @@ from dataclasses import dataclass
 
 FULL = {"events": 20_000, "backlog": 10_000, "bulk": 5_000, "rpc_calls": 2_000, "rounds": 3,
         "bulk_dialects": "sqlite,postgresql", "http_seconds": 6,
-        "gateway_workers": "gthread,gevent", "scale_clients": 1_000_000, "scale_seconds": 20}
+        "gateway_workers": "gthread,gevent", "scale_clients": 1_000_000, "scale_seconds": 20,
+        "import_rows": 100_000, "import_rounds": 1, "import_setups": "sqlite"}
 QUICK = {"events": 5_000, "backlog": 2_500, "bulk": 1_000, "rpc_calls": 500, "rounds": 2,
          "bulk_dialects": "sqlite", "http_seconds": 4, "gateway_workers": "gthread",
-         "scale_clients": 50_000, "scale_seconds": 8}
+         "scale_clients": 50_000, "scale_seconds": 8,
+         "import_rows": 20_000, "import_rounds": 1, "import_setups": "sqlite"}
 # the phases of a run, in order (`python -m bench scale`, BENCH_PHASES=scale: some of them)
-PHASES = ("outbox", "backlog", "whole_stack", "gateway", "scale")
+PHASES = ("outbox", "backlog", "whole_stack", "gateway", "scale", "imports")
+# the client import's setups (BENCH_IMPORT_SETUPS, comma-separated): a database, and with
+# "-core" only the importer and the clients service instead of every service (fake ARES)
+IMPORT_SETUPS = ("sqlite", "postgresql", "sqlite-core", "postgresql-core")
 
 WINDOW = 100  # publisher confirms in flight, as RabbitMQ PerfTest runs them
 # nameko's RPC consumer prefetches max_workers messages (services/*/config.yaml: 10); the
@@ -50,6 +55,9 @@ class Sizes:
     gateway_workers: tuple[str, ...]  # gunicorn worker classes measured
     scale_clients: int  # generated clients of the scale phase
     scale_seconds: int  # each of its latency runs
+    import_rows: int  # rows of the imported file (XLSX and CSV)
+    import_rounds: int  # imports of each file per setup (each one minutes long)
+    import_setups: tuple[str, ...]  # IMPORT_SETUPS measured
 
     @classmethod
     def from_env(cls) -> "Sizes":
@@ -64,7 +72,9 @@ class Sizes:
                    bulk_dialects=tuple(d for d in pick("bulk_dialects").split(",") if d),
                    http_seconds=pick("http_seconds"),
                    gateway_workers=tuple(w for w in pick("gateway_workers").split(",") if w),
-                   scale_clients=pick("scale_clients"), scale_seconds=pick("scale_seconds"))
+                   scale_clients=pick("scale_clients"), scale_seconds=pick("scale_seconds"),
+                   import_rows=pick("import_rows"), import_rounds=max(1, pick("import_rounds")),
+                   import_setups=tuple(s for s in pick("import_setups").split(",") if s))
 
     def describe(self) -> str:
         return (f"{self.events:,} outbox events, backlog of {self.backlog:,}, {self.bulk:,} "
@@ -73,6 +83,10 @@ class Sizes:
                 f"{', '.join(self.gateway_workers) or 'not measured'}), "
                 f"{self.scale_clients:,} clients at scale; {self.rounds} project round(s) "
                 "per path")
+
+    def describe_imports(self) -> str:
+        return (f"{self.import_rows:,} rows, {self.import_rounds} import(s) of each file "
+                f"per setup ({', '.join(self.import_setups)})")
 
     def describe_scale(self) -> str:
         return (f"{self.scale_clients:,} clients, latency runs of {self.scale_seconds} s, "
