@@ -6,7 +6,7 @@ PACKAGES := -e libs/crm_common -e services/clients -e services/deals -e services
             -e services/ares -e services/importer -e gateway
 FAKE := $(if $(filter fake,$(ARES)),--fake-ares,)
 
-.PHONY: install run up down test bench fault-report broker database wrk clean
+.PHONY: install run up down test smoke bench fault-report broker database wrk clean
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt libs/crm_common/pyproject.toml \
                     $(wildcard services/*/pyproject.toml) gateway/pyproject.toml
@@ -36,15 +36,24 @@ up: install broker
 down:
 	$(BIN)/python -m crm_common.stack down
 
-# Most test files spread over TEST_WORKERS processes (each its own RabbitMQ vhost, databases
-# and stacks; a file's tests stay together: they share its stack). Then, alone: the fault
-# scenarios (they time brokers and databases under stress) and the schemathesis run (its
-# operations are test items only in a process of its own, not in xdist's workers).
+# Test files spread over TEST_WORKERS processes (each its own RabbitMQ vhost, databases and
+# stacks; a file's tests stay together: they share its stack), except the schemathesis run,
+# whose operations are shared out over all of them (a stack each: `spread`, see
+# crm_common.testing). Then the fault scenarios (they kill brokers, databases and services
+# and time the system under stress), never under the first stage's load: on FAULT_WORKERS
+# processes, a file each (its own stack, vhost and databases; private nodes where it kills
+# them). `make fault-report` runs them in one process.
 TEST_WORKERS ?= 2
-SERIAL_TESTS = tests/fault tests/e2e/test_openapi_conformance.py
+FAULT_WORKERS ?= 2
 test: install broker database
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(SERIAL_TESTS))
-	$(BIN)/pytest $(SERIAL_TESTS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --ignore=tests/fault --ignore=tests/smoke
+	$(BIN)/pytest -n $(FAULT_WORKERS) --dist loadgroup tests/fault
+
+# every image built and the compose stack run for real (tests/smoke): on a Docker host with
+# compose; without a Docker engine (these machines) through podman's Docker API, base images
+# from Debian's packages (scripts/smoke.sh). CI runs it after `make test`.
+smoke: install
+	scripts/smoke.sh
 
 # every path next to its raw py-amqp floor, the gateway under HTTP load (wrk) next to
 # gunicorn serving a static answer, and a million generated clients read through the

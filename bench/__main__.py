@@ -3,7 +3,8 @@ plumbing next to its raw py-amqp floor, both measured in this run, in a private 
 the client register at scale next to its SQL.
 
 Some phases only: `python -m bench scale` (`make bench PHASES=scale`, BENCH_PHASES=scale;
-`make bench PHASES=imports` for the client import of issue 12);
+`make bench PHASES=imports` for the client import of issue 12, `PHASES=registry` for the
+bulk ARES refresh of issue 13);
 the phases are those of settings.PHASES. Writes var/bench/results.json and
 docs/benchmarks.md (see bench/report.py for the fields; a run of some phases keeps the
 others' figures there).
@@ -62,6 +63,7 @@ def main() -> None:
                "quick": quick(), "sizes": sizes.describe(),
                "scale_sizes": sizes.describe_scale(),
                "import_sizes": sizes.describe_imports(), "import_rows": sizes.import_rows,
+               "registry_clients": sizes.registry_clients,
                "http_seconds": sizes.http_seconds}
         print(f"bench: {run['sizes']}", file=sys.stderr)
         phases = Phases(amqp_uri, tmp, databases, sizes)
@@ -84,7 +86,8 @@ def main() -> None:
         entries = report.write_json(RESULTS, metrics, run)
         report.write_markdown(DOC, metrics, run, [
             e for e in entries if e.get("section") == report.IMPORT_SECTION])
-    for section in (None, report.SCALE_SECTION, report.IMPORT_SECTION):
+    for section in (None, report.SCALE_SECTION, report.IMPORT_SECTION,
+                    report.REGISTRY_SECTION):
         if any(m.section == section for m in metrics):
             print("\n".join(report.table(metrics, section) + [""] +
                             report.memory_table(metrics, section)))

@@ -52,7 +52,7 @@ def stack_env(amqp_uri: str, db_env: dict) -> dict:
     """What `crm_common.testing.start_stack` gives the processes."""
     return {"AMQP_URI": amqp_uri, "CRM_BOOTSTRAP_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
             "OUTBOX_SWEEP_SECONDS": "1", "ARES_RETRY_BASE_SECONDS": "1",
-            "ARES_RETRY_POLL_SECONDS": "0.5", "CRM_RETRY_DELAYS": "0.2,0.5,1",
+            "ARES_METRICS_PORT": "0", "CRM_RETRY_DELAYS": "0.2,0.5,1",
             "LOG_LEVEL": "INFO", **db_env}
 
 

@@ -6,12 +6,14 @@ from pathlib import Path
 from crm_common.stack import SERVICES
 from crm_common.testing import start_stack
 
-from . import backlog, bulk, floors, gateway_load, http_load, imports, relay, rpc, scale
+from . import (backlog, bulk, floors, gateway_load, http_load, imports, registry, relay,
+               rpc, scale)
 from .client_loader import ScaleDatabase
 from .databases import Databases
 from .payloads import outbox_payload
 from .procfs import tree_peak_memory_mib
-from .report import GATEWAY_SECTION, IMPORT_CPU_PREFIX, IMPORT_SECTION, LOWER, Metric
+from .report import (GATEWAY_SECTION, IMPORT_CPU_PREFIX, IMPORT_SECTION, LOWER,
+                     REGISTRY_SECTION, Metric)
 from .sampling import Sample, alternate, measure, metric
 from .settings import (CARD_RATE, FIXED_RATE, HTTP_CONNECTIONS, SCALE_FLOOR_REPEATS,
                        SCALE_RATE, WINDOW, Sizes, keep_scale_database)
@@ -241,6 +243,33 @@ class Phases:
                 database.drop()
         return scale.metrics(n, floor_runs, runs["gateway"], captured, memory, loaded)
 
+
+    def registry(self) -> list[Metric]:
+        """The bulk registry refresh of issue 13 (bench/registry.py), once: minutes long,
+        and bounded by the throttle, not by the machine."""
+        n = self.sizes.registry_clients
+        say(f"bulk registry refresh of {n:,} clients")
+        sample = measure("refresh all", lambda: registry.refresh_all(
+            self.tmp / "registry", self.amqp_uri,
+            self.databases.env("sqlite", registry.SERVICES), n))
+        result, load = sample.result, sample.load_average
+        job = result["job"]
+        note = (f"job: {job['done']:,} done, {job['changed']:,} changed, "
+                f"{job['unchanged']:,} unchanged, {job['failed']:,} failed")
+        return [
+            Metric(f"refresh of {n:,} clients: request to job completed", result["seconds"],
+                   "s", floor=registry.throttle_floor(result["requests"]),
+                   floor_name="the throttle's least time for the requests made",
+                   better=LOWER, section=REGISTRY_SECTION, load_average=load, note=note),
+            Metric(f"ARES requests of the refresh of {n:,} clients", result["requests"],
+                   "requests", better=LOWER, target=-(-n // 100), target_on="value",
+                   section=REGISTRY_SECTION, load_average=load),
+            Metric(f"the same {n:,} lookups straight to the fake ARES (HTTP floor)",
+                   result["floor_http"], "s", better=LOWER, section=REGISTRY_SECTION,
+                   load_average=load),
+            Metric(f"ARES requests to enrich the {n:,} new clients (created 1,000 a request)",
+                   result["enrichment_requests"], "requests", better=LOWER,
+                   section=REGISTRY_SECTION, load_average=load)]
 
     def imports(self) -> list[Metric]:
         """The client import of issue 12 (bench/imports.py): an XLSX and a CSV of the same

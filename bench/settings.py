@@ -6,13 +6,15 @@ from dataclasses import dataclass
 FULL = {"events": 20_000, "backlog": 10_000, "bulk": 5_000, "rpc_calls": 2_000, "rounds": 3,
         "bulk_dialects": "sqlite,postgresql", "http_seconds": 6,
         "gateway_workers": "gthread,gevent", "scale_clients": 1_000_000, "scale_seconds": 20,
-        "import_rows": 100_000, "import_rounds": 1, "import_setups": "sqlite"}
+        "import_rows": 100_000, "import_rounds": 1, "import_setups": "sqlite",
+        "registry_clients": 10_000}
 QUICK = {"events": 5_000, "backlog": 2_500, "bulk": 1_000, "rpc_calls": 500, "rounds": 2,
          "bulk_dialects": "sqlite", "http_seconds": 4, "gateway_workers": "gthread",
          "scale_clients": 50_000, "scale_seconds": 8,
-         "import_rows": 20_000, "import_rounds": 1, "import_setups": "sqlite"}
+         "import_rows": 20_000, "import_rounds": 1, "import_setups": "sqlite",
+         "registry_clients": 1_000}
 # the phases of a run, in order (`python -m bench scale`, BENCH_PHASES=scale: some of them)
-PHASES = ("outbox", "backlog", "whole_stack", "gateway", "scale", "imports")
+PHASES = ("outbox", "backlog", "whole_stack", "gateway", "scale", "imports", "registry")
 # the client import's setups (BENCH_IMPORT_SETUPS, comma-separated): a database, and with
 # "-core" only the importer and the clients service instead of every service (fake ARES)
 IMPORT_SETUPS = ("sqlite", "postgresql", "sqlite-core", "postgresql-core")
@@ -58,6 +60,7 @@ class Sizes:
     import_rows: int  # rows of the imported file (XLSX and CSV)
     import_rounds: int  # imports of each file per setup (each one minutes long)
     import_setups: tuple[str, ...]  # IMPORT_SETUPS measured
+    registry_clients: int  # clients of the bulk registry refresh
 
     @classmethod
     def from_env(cls) -> "Sizes":
@@ -74,7 +77,8 @@ class Sizes:
                    gateway_workers=tuple(w for w in pick("gateway_workers").split(",") if w),
                    scale_clients=pick("scale_clients"), scale_seconds=pick("scale_seconds"),
                    import_rows=pick("import_rows"), import_rounds=max(1, pick("import_rounds")),
-                   import_setups=tuple(s for s in pick("import_setups").split(",") if s))
+                   import_setups=tuple(s for s in pick("import_setups").split(",") if s),
+                   registry_clients=pick("registry_clients"))
 
     def describe(self) -> str:
         return (f"{self.events:,} outbox events, backlog of {self.backlog:,}, {self.bulk:,} "

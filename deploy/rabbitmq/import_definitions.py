@@ -3,8 +3,8 @@
     RABBITMQ_MANAGEMENT_URL=http://rabbitmq:15672 RABBITMQ_USERNAME=guest RABBITMQ_PASSWORD=guest \
         python import_definitions.py definitions.json
 
-Used by the `rabbitmq-definitions` one-shot in docker-compose.yml and the
-`crm-rabbitmq-definitions` Job in deploy/k8s/infra. Importing is additive and idempotent:
+Used by the `rabbitmq-definitions` one-shot in docker-compose.yml (in Kubernetes the same
+exchanges are messaging-topology Exchange resources, deploy/k8s/infra). Importing is additive and idempotent:
 existing exchanges with the same arguments are left as they are. Definitions are imported
 after boot rather than with `load_definitions`, because a node that loads definitions at boot
 does not create its default user.

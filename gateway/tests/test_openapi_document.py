@@ -56,7 +56,7 @@ def test_record_ids_are_documented_as_uuids(spec):
                                                    "deal_id", "pipeline_id", "stage_id",
                                                    "reason_id", "activity_id", "task_id",
                                                    "plan_id", "attachment_id", "import_id",
-                                                   "template_id"}
+                                                   "template_id", "job_id"}
     assert all(p["schema"] == {"type": "string", "format": "uuid"} for p in parameters)
 
 

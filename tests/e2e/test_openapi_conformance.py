@@ -34,7 +34,11 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from stdnum.cz.dic import calc_check_digit_legal
 
-from crm_common.testing import TEST_ADMIN_TOKEN, database_env, start_stack, wait_until
+from crm_common.testing import (TEST_ADMIN_TOKEN, create_vhost, database_env, delete_vhost,
+                                start_stack, wait_until)
+
+# under xdist (make test) each worker takes a share of the operations, on a stack of its own
+pytestmark = pytest.mark.spread
 
 AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 SAD = "25063677"  # an IČO the fake ARES serves
@@ -73,10 +77,14 @@ CONFIG = Config.from_dict({
 
 @pytest.fixture(scope="module")
 def stack(amqp_uri, tmp_path_factory):
+    # a vhost of its own: the ARES lookups of generated clients still queued at the end must
+    # not reach the stacks started after it (in the same xdist worker, on the same vhost)
+    uri, vhost = create_vhost("crm-openapi")
     tmp = tmp_path_factory.mktemp("openapi")
-    stack = start_stack(tmp, amqp_uri, database_env("sqlite", tmp))
+    stack = start_stack(tmp, uri, database_env("sqlite", tmp))
     yield stack
     stack.stop()
+    delete_vhost(vhost)
 
 
 def _api(stack, method, path, **kwargs):
@@ -170,7 +178,13 @@ def records(stack) -> dict:
     reader = _api(stack, "POST", "/api/v1/users", json={
         "email": "kalendar@firma.example", "name": "Kalendář", "role": "readonly"})["id"]
     _, reader_auth = _calendar_feed(stack, reader)
-    return {"feed_token": feed_token, "feed_victims": users[1:], "feed_owner": reader_auth,
+    # the register's: a refresh job, and the people of the client with an IČO
+    jobs = [_api(stack, "POST", "/api/v1/registry-refresh", json={
+        "client_ids": clients[:2]})["id"]]
+    people = _api(stack, "GET", f"/api/v1/clients/{clients[1]}/registry/people")["items"]
+    return {"job_id": jobs, "registered": clients[1:2],
+            "people_keys": [person["key"] for person in people],
+            "feed_token": feed_token, "feed_victims": users[1:], "feed_owner": reader_auth,
             "client_id": clients, "contact_id": contacts, "definition_id": definitions,
             "user_id": users, "token_id": tokens, "cursors": cursors, "victims": victims,
             "duplicates": duplicates, "deal_id": deals, "pipeline_id": [pipelines[0]["id"]],
@@ -302,7 +316,11 @@ TAKEN = {("DELETE", "/api/v1/stages/{stage_id}"): "spare_stages",
          ("DELETE", "/api/v1/activities/{activity_id}"): "doomed_notes",
          ("DELETE", "/api/v1/users/{user_id}/calendar-feed"): "feed_victims",
          ("DELETE", "/api/v1/attachments/{attachment_id}"): "doomed_attachments",
-         ("DELETE", "/api/v1/import-templates/{template_id}"): "doomed_templates"}
+         ("DELETE", "/api/v1/import-templates/{template_id}"): "doomed_templates",
+         # the register's endpoints need a client with an IČO (else a 422)
+         ("POST", "/api/v1/clients/{client_id}/registry-refresh"): "registered",
+         ("GET", "/api/v1/clients/{client_id}/registry/people"): "registered",
+         ("POST", "/api/v1/clients/{client_id}/registry/people"): "registered"}
 CALENDAR = "/api/v1/calendar.ics"
 CALENDAR_FEED = "/api/v1/calendar/feed"
 
@@ -383,6 +401,10 @@ def _semantically_valid(case, records):
     elif path in ("/api/v1/clients/{client_id}/plans", "/api/v1/deals/{deal_id}/plans"):
         if isinstance(body.get("plan_id"), str):
             body["plan_id"] = records["plan_id"][0]
+    elif path == "/api/v1/clients/{client_id}/registry/people" and \
+            isinstance(body.get("keys"), list) and records["people_keys"]:
+        # keys of people the register lists (another is a 422 naming it)
+        body["keys"] = [_pick(key, records["people_keys"]) for key in body["keys"]]
     elif path == MERGE and isinstance(body.get("source_id"), str):
         body["source_id"] = _pick(body["source_id"], records["duplicates"])
     elif path == "/api/v1/tokens":

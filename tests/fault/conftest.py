@@ -85,6 +85,13 @@ def _record_outcomes(request):
         outcome.record()
 
 
+def pytest_configure(config):
+    if os.environ.get("CRM_FAULT_REPORT") and config.getoption("numprocesses", None):
+        # each xdist worker has only its own scenarios' outcomes
+        raise pytest.UsageError("CRM_FAULT_REPORT: run the fault suite in one process "
+                                "(without -n) to make its report")
+
+
 def pytest_sessionfinish(session, exitstatus):
     path = os.environ.get("CRM_FAULT_REPORT")
     if path and fault_harness.SESSION_OUTCOMES:

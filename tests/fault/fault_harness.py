@@ -10,6 +10,7 @@ scenario failed; `Outcome.verify()` records the numbers and raises with every fa
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import statistics
@@ -176,12 +177,18 @@ class Outcome:
         self.recorded = True
         SESSION_OUTCOMES.append(self)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            results = json.loads(RESULTS.read_text())
-        except (OSError, ValueError):
-            results = []
-        results.append(self.as_dict())
-        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        # xdist's workers record at the same time: one at a time, and a reader never sees a
+        # file half written
+        with open(RESULTS.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                results = json.loads(RESULTS.read_text())
+            except (OSError, ValueError):
+                results = []
+            results.append(self.as_dict())
+            partial = RESULTS.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+            os.replace(partial, RESULTS)
 
     def as_dict(self) -> dict:
         return {"scenario": self.scenario, "description": self.description,

@@ -170,3 +170,34 @@ def test_client_record_upgrade_keeps_foundation_era_clients(dialect, tmp_path, m
         assert conn.scalar(sa.text("SELECT email FROM clients WHERE id = :id"),
                            {"id": rows[0]["id"]}) == "info@dvorak.cz"
     engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_import_job_upkeep_upgrade_keeps_jobs(dialect, tmp_path, monkeypatch, request):
+    """0003 -> 0004: a job already in the table keeps everything, counts no takeover and
+    still has its file."""
+    url = request.getfixturevalue("make_postgres_db")("mig_takeovers") if dialect == "postgresql" \
+        else f"sqlite:///{tmp_path / 'importer.db'}"
+    monkeypatch.setenv("IMPORTER_DATABASE_URL", url)
+    config = alembic_config(repo_root() / "services" / "importer", "importer")
+    command.upgrade(config, "0003")
+    engine = sa.create_engine(url)
+    now = datetime.now(timezone.utc)
+    jobs = sa.Table("import_jobs", sa.MetaData(), autoload_with=engine)
+    row = {"id": str(uuid.uuid4()), "status": "running", "version": 4, "mode": "create",
+           "dry_run": False, "file_name": "klienti.xlsx", "file_size": 10, "sha256": "0" * 64,
+           "storage": "file", "storage_key": "k", "options": {}, "users": [], "rows_done": 500,
+           "last_row": 501, "counts": {"created": 500}, "cancel_requested": False,
+           "caller": {"user_id": "anna"}, "runner": "r-1", "lease_until": now,
+           "created_at": now, "updated_at": now}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(jobs).values(**row))
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        upgraded = conn.execute(sa.text(
+            "SELECT id, status, rows_done, last_row, runner, takeovers, file_removed_at "
+            "FROM import_jobs")).one()
+    assert tuple(upgraded) == (row["id"], "running", 500, 501, "r-1", 0, None)
+    command.downgrade(config, "0003")
+    command.upgrade(config, "head")
+    engine.dispose()

@@ -43,10 +43,10 @@ def init_app(app) -> CrmApi:
                        "apps, which send no headers: it reads its user's feed, nothing else"})
     from .blueprints import (activities, activity_plans, attachments, audit, auth, calendar,
                              clients, contacts, custom_fields, deals, imports, org_settings,
-                             status, tokens, users, views)
+                             registry, status, tokens, users, views)
     for blueprint in (clients, contacts, custom_fields, deals, activities, attachments, status,
                       auth, users, tokens, org_settings, audit, views, calendar,
-                      activity_plans, imports):
+                      activity_plans, imports, registry):
         api.register_blueprint(blueprint.blp)
     api.register_blueprint(deals.settings)
     return api

@@ -37,8 +37,9 @@ def _entry(response) -> dict | None:
         actor = _login_actor() if request.endpoint.endswith(".login") else None
     name = permissions.of_view(view, request.blueprint, request.method) or "other.write"
     record_id = next(iter((request.view_args or {}).values()), None)
-    if record_id is None and response.status_code == 201 and response.is_json:
-        record_id = (response.get_json(silent=True) or {}).get("id")  # what was created
+    if record_id is None and response.status_code in (201, 202) and response.is_json:
+        # what was created (202: the job started)
+        record_id = (response.get_json(silent=True) or {}).get("id")
     return _clipped({
         "actor": actor, "user_id": user_id,
         "token_id": principal.token_id if principal else None, "ip": request.remote_addr,

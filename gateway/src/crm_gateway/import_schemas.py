@@ -79,12 +79,16 @@ class FileSchema(Schema):
     name = fields.String()
     size = fields.Integer()
     sha256 = fields.String()
+    removed_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the stored file was removed (IMPORTER_FILE_RETENTION_DAYS after "
+                       "the job finished); the job, its report and its undo stay"})
 
 
 class JobErrorSchema(Schema):
     code = fields.String(metadata={"description": "e.g. `empty`, `encrypted`, `broken`, "
                                                   "`zip_bomb`, `too_many_columns`, "
-                                                  "`no_client_columns`, `rejected`"})
+                                                  "`no_client_columns`, `rejected`, "
+                                                  "`stalled`"})
     message_cs = fields.String()
     message_en = fields.String()
 

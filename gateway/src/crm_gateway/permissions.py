@@ -54,7 +54,8 @@ BLUEPRINT_RESOURCES = {"clients": "clients", "contacts": "contacts",
                        "deals": "deals", "pipelines": "pipelines",
                        "activities": "activities", "activity_plans": "activity_plans",
                        "calendar": "calendar", "imports": "imports",
-                       "attachments": "activities"}  # files follow the timeline's rules
+                       "attachments": "activities",  # files follow the timeline's rules
+                       "registry": "clients"}  # refreshing from ARES writes clients
 
 RESOURCES = sorted({name.split(".")[0] for name in MATRIX})
 

@@ -1,7 +1,8 @@
 """marshmallow schemas of the API: request validation and the OpenAPI document."""
 from apispec import BasePlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (INCLUDE, Schema, ValidationError, fields, missing as missing_,
+                         validate, validates_schema)
 
 from crm_common import ico
 from crm_common.fields import FullMatch, StrictSchema as StoredTextSchema, reasonable_time
@@ -288,17 +289,73 @@ class HistoryPageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+class PassedOn(fields.Nested):
+    """Documented as its nested schema, passed on as the service answered it (what the
+    register says may hold more than this version of the document knows). Read with
+    `.get`: `values` would otherwise be the answer's dict.values."""
+
+    def get_value(self, obj, attr, accessor=None, default=missing_):
+        if isinstance(obj, dict):
+            return obj.get(attr, default)
+        return super().get_value(obj, attr, accessor, default)
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        return nested_obj
+
+
+class RegisterAddressSchema(Schema):
+    """An address as the register gives it (keys may be added: what ARES adds)."""
+    class Meta:
+        unknown = INCLUDE
+
+    street = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    postal_code = fields.String(allow_none=True, metadata={"example": "27704"})
+    postal_code_formatted = fields.String(allow_none=True, metadata={
+        "description": "as written on a letter", "example": "277 04"})
+    country_code = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+
+
+class DeliveryAddressSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    lines = fields.List(fields.String(), metadata={"description": "as on an envelope"})
+    text = fields.String(allow_none=True)
+
+
+class RegistryRecordSchema(Schema):
+    """What the register (ARES) says of a subject. The client keeps most of it in its own
+    fields; `established_on`, `updated_in_registry_on`, `delivery_address` and
+    `primary_source` are only here."""
+    class Meta:
+        unknown = INCLUDE
+
+    ico = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    dic = fields.String(allow_none=True)
+    vat_payer = fields.Boolean(allow_none=True)
+    vat_group_dic = fields.String(allow_none=True)
+    legal_form = fields.String(allow_none=True)
+    legal_form_name = fields.String(allow_none=True)
+    nace = fields.List(fields.String())
+    registered_address = fields.Nested(RegisterAddressSchema, allow_none=True)
+    established_on = fields.String(allow_none=True, metadata={"format": "date"})
+    dissolved_on = fields.String(allow_none=True, metadata={"format": "date"})
+    updated_in_registry_on = fields.String(allow_none=True, metadata={
+        "format": "date", "description": "when the register last changed the record"})
+    delivery_address = fields.Nested(DeliveryAddressSchema, allow_none=True)
+    primary_source = fields.String(allow_none=True, metadata={
+        "description": "the register ARES took the record from (e.g. `ros`, `res`, `vr`)"})
+
+
 class RegistrySchema(Schema):
     source = fields.String(allow_none=True)
     fetched_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     status = fields.String(allow_none=True)
-    # ("values" would read dict.values of the service's answer)
-    values = fields.Method("_values", metadata={
-        "type": "object", "nullable": True,
+    values = PassedOn(RegistryRecordSchema, allow_none=True, metadata={
         "description": "what the register last said, also for the fields a user overrode"})
-
-    def _values(self, registry: dict):
-        return registry.get("values")
 
 
 class DuplicateSchema(Schema):

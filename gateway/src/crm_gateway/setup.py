@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 
+from crm_common.db import while_unreachable
+
 from . import create_app
 from .accounts import passwords, setup, store, users
 
@@ -16,6 +18,10 @@ from .accounts import passwords, setup, store, users
 def first_login(base_url: str) -> str:
     """What to tell the person who just started the system."""
     app = create_app({"RPC": object()})  # no RPC is made here
+    return while_unreachable(store.url(app.config), lambda: _first_login(app, base_url))
+
+
+def _first_login(app, base_url: str) -> str:
     email, password = os.environ.get("CRM_ADMIN_EMAIL"), os.environ.get("CRM_ADMIN_PASSWORD")
     with app.app_context(), store.transaction() as connection:
         if email and password:

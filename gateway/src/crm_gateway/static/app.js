@@ -3,9 +3,10 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const LABELS = { kind: "Druh", ico: "IČO", dic: "DIČ", vat_payer: "Plátce DPH",
-  vat_group_dic: "DIČ skupiny DPH", dissolved_on: "Zaniklý dne",
+  vat_group_dic: "DIČ skupiny DPH", established_on: "Vznik", dissolved_on: "Zaniklý dne",
   legal_form_name: "Právní forma", nace: "CZ-NACE", email: "E-mail", phone: "Telefon",
-  address: "Sídlo", registry: "Registr (ARES)", created_at: "Vytvořen", updated_at: "Změněn" };
+  address: "Sídlo", delivery_address: "Doručovací adresa", registry: "Registr (ARES)",
+  updated_in_registry_on: "Změna v registru", created_at: "Vytvořen", updated_at: "Změněn" };
 const KINDS = { company: "firma", person: "osoba" };
 const REGISTRY = { pending: "načítá se", ok: "načteno", not_found: "IČO v ARES nenalezeno",
   invalid: "ARES IČO odmítl", unavailable: "ARES nedostupný, zkusí se znovu" };
@@ -93,7 +94,10 @@ async function showClient(id) {
     $("card").hidden = false;
     $("card-name").textContent = client.name;
     const registry = client.registry;
+    const said = (registry && registry.values) || {};  // the register's, also what has no field
     const values = { ...client, kind: KINDS[client.kind] || client.kind,
+      established_on: said.established_on, updated_in_registry_on: said.updated_in_registry_on,
+      delivery_address: said.delivery_address && said.delivery_address.text,
       vat_payer: client.vat_payer === null ? null : (client.vat_payer ? "ano" : "ne"),
       nace: (client.nace || []).join(", "),
       address: client.registered_address && client.registered_address.text,

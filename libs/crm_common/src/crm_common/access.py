@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 # roles the record-level rule narrows: "sales reps see only the clients and deals they own"
 RESTRICTED_ROLES = frozenset({"sales"})
+# roles that see everyone's jobs (imports, refreshes), not only their own
+OVERSEEING_ROLES = frozenset({"admin", "manager"})
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,11 @@ class Caller:
     def restricted(self) -> bool:
         """Sees only records they own (others answer as if they did not exist)."""
         return self.own_only and self.role in RESTRICTED_ROLES
+
+    @property
+    def oversees(self) -> bool:
+        """Sees everyone's work (a job started by someone else); so does the system."""
+        return self.role in OVERSEEING_ROLES or (self.role is None and self.user_id is None)
 
     def may_see(self, owner_id: str | None) -> bool:
         return not self.restricted or (owner_id is not None and owner_id == self.user_id)

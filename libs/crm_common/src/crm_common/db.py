@@ -2,13 +2,16 @@
 import contextlib
 import fcntl
 import os
+import sys
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import (cast, create_engine, event, exists, func, literal, literal_column,
                         select, text)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -42,6 +45,37 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def while_unreachable(url: str, work, timeout: float = 120, interval: float = 1):
+    """`work()`, again while the database server cannot be reached (OperationalError), for up
+    to `timeout` seconds: a one-shot job (migrations, the first administrator) started with its
+    database server, or while the server's name does not resolve yet, waits instead of failing.
+    Only for work that is safe to repeat (PostgreSQL migrations are transactional); SQLite is
+    never retried (its OperationalError is a lock or a broken file, not a server away)."""
+    if url.startswith("sqlite"):
+        return work()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return work()
+        except OperationalError as exc:
+            if time.monotonic() >= deadline or not _server_away(exc):
+                raise  # a wrong password or a missing database says so at once
+            print(f"waiting for the database: {str(exc.orig).strip().splitlines()[0]}",
+                  file=sys.stderr, flush=True)
+            time.sleep(interval)
+
+
+# what libpq says while the server is not there yet (or its name does not resolve yet)
+_AWAY = ("could not translate host name", "connection refused", "could not connect",
+         "timeout expired", "the database system is starting up",
+         "the database system is shutting down", "server closed the connection",
+         "no route to host", "name or service not known", "name resolution")
+
+
+def _server_away(exc) -> bool:
+    return any(sign in str(exc.orig).lower() for sign in _AWAY)
 
 
 def take_turns(session, name: str, shared: bool = False) -> None:

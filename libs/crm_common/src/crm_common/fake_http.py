@@ -3,7 +3,10 @@ the ČNB): a real HTTP server in a thread, its requests logged, answers from `ha
 
 A subclass sets CONTENT_TYPE and NAME and implements `handle(method, path, body)` ->
 (status, body), or None to drop the connection (stopping while it hangs: wait on
-`self._stopping`)."""
+`self._stopping`).
+
+`refuse_connections` closes the listening socket (clients get "connection refused", as
+from a crashed server) and `accept_connections` listens on the same port again."""
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +23,8 @@ class FakeHttpServer:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._refused = False  # the listener was closed on purpose and is to be reopened
+        self._listener_lock = threading.RLock()
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes] | None:
         raise NotImplementedError
@@ -29,39 +34,75 @@ class FakeHttpServer:
         return self._stopping.wait(HANG_SECONDS)
 
     def bind(self) -> ThreadingHTTPServer:
+        self._stopping.clear()
+        return self._listen()
+
+    def start(self):
+        with self._listener_lock:
+            self.bind()
+            self._serve_in_thread()
+        return self
+
+    def serve_forever(self) -> None:
+        """In the foreground (a command line fake), after `bind`, until Ctrl-C or `stop`.
+        The server itself runs in a thread so that its listener can be closed and reopened."""
+        with self._listener_lock:
+            self._serve_in_thread()
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def refuse_connections(self) -> None:
+        """Close the listening socket: new connections are refused until `accept_connections`."""
+        with self._listener_lock:
+            self._refused = self._server is not None or self._refused
+            self._close_listener()
+
+    def accept_connections(self) -> None:
+        """Listen on the same port again after `refuse_connections` (else nothing to do)."""
+        with self._listener_lock:
+            if self._refused and self._server is None and not self._stopping.is_set():
+                self._listen()  # SO_REUSEADDR (HTTPServer's default) lets us take the port back
+                self._serve_in_thread()
+            self._refused = False
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes hanging handlers
+        with self._listener_lock:
+            self._refused = False
+            self._close_listener()
+
+    def _listen(self) -> ThreadingHTTPServer:
         server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         server.daemon_threads = True
         server.block_on_close = False  # stop() must not wait for a hanging handler
         self.port = server.server_address[1]
-        self._stopping.clear()
         self._server = server
         return server
 
-    def start(self):
-        server = self.bind()
-        self._thread = threading.Thread(target=server.serve_forever,
+    def _serve_in_thread(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, name=self.NAME,
                                         daemon=True)
         self._thread.start()
-        return self
 
-    def serve_forever(self) -> None:
-        """In the foreground (a command line fake), after `bind`."""
-        try:
-            self._server.serve_forever(poll_interval=0.2)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self._server.server_close()
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes hanging handlers
-        if self._server is not None:
-            if self._thread is not None:
-                self._server.shutdown()
-                self._thread.join(timeout=5)
-            self._server.server_close()
-            self._server = self._thread = None
+    def _close_listener(self) -> None:
+        # Safe from a handler's thread too: handlers do not run in the serve_forever thread.
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            if thread is not None:
+                server.shutdown()
+                thread.join(timeout=5)
+            server.server_close()
 
     def __enter__(self):
         return self.start()

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 
 from . import config
-from .db import DatabaseInUse, make_engine, sqlite_database_claimed
+from .db import DatabaseInUse, make_engine, sqlite_database_claimed, while_unreachable
 from .messaging import metadata as messaging_metadata
 
 
@@ -27,7 +27,8 @@ def alembic_config(service_dir: str | Path, service: str | None = None) -> Confi
 
 
 def upgrade(service_dir: str | Path, service: str | None = None, revision: str = "head"):
-    command.upgrade(alembic_config(service_dir, service), revision)
+    cfg = alembic_config(service_dir, service)
+    while_unreachable(cfg.get_main_option("sqlalchemy.url"), lambda: command.upgrade(cfg, revision))
 
 
 def run_env(context, service_metadata, messaging: bool = True) -> None:

@@ -37,6 +37,11 @@ SERVICES = {
 STOP_TIMEOUT = 15  # seconds a process gets to finish its workers after SIGTERM
 
 
+def nameko_command(name: str) -> list[str]:
+    """`nameko run` of one service, from the repository root or an image's /app."""
+    return ["nameko", "run", "--config", f"services/{name}/config.yaml", SERVICES[name]]
+
+
 def gateway_command(python: str) -> list[str]:
     """The gateway under gunicorn, configured from the environment (GATEWAY_WORKERS,
     GATEWAY_THREADS, GATEWAY_WORKER_CLASS, ...: crm_gateway/gunicorn_conf.py); its master
@@ -175,8 +180,7 @@ class Stack:
 
     def start_service(self, name: str, replica: int = 1) -> subprocess.Popen:
         return self._spawn(process_key(name, replica),
-                           [self.python, "-m", "nameko", "run", "--config",
-                            f"services/{name}/config.yaml", SERVICES[name]])
+                           [self.python, "-m", *nameko_command(name)])
 
     def stop_service(self, name: str, sig=signal.SIGTERM, timeout: float = STOP_TIMEOUT,
                      replica: int = 1):

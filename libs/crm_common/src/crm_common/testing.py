@@ -162,7 +162,8 @@ def start_stack(tmp_path, amqp_uri, db_env: dict, services=tuple(SERVICES), gate
                 replicas: dict[str, int] | None = None) -> Stack:
     env = {"AMQP_URI": amqp_uri, "CRM_BOOTSTRAP_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
            "OUTBOX_SWEEP_SECONDS": "1", "ARES_RETRY_BASE_SECONDS": "1",
-           "ARES_RETRY_POLL_SECONDS": "0.5", "CRM_RETRY_DELAYS": "0.2,0.5,1",
+           "ARES_BREAKER_COOLDOWN_SECONDS": "1", "ARES_METRICS_PORT": "0",
+           "CRM_RETRY_DELAYS": "0.2,0.5,1",
            "LOG_LEVEL": "INFO", **db_env, **(extra_env or {})}
     stack = Stack(env=env, var_dir=tmp_path / "var", services=services, gateway=gateway,
                   fake_ares=fake_ares, gateway_port=free_port(), replicas=replicas)
@@ -348,3 +349,102 @@ class TcpProxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+# -- pytest-xdist: which tests go together (make test: `-n N --dist loadgroup`) ---------------
+#
+# With `--dist loadgroup` a file's tests stay on one worker, as with `loadfile` (they share its
+# module fixtures: stacks take seconds to start), except tests marked `xdist_group(name)`: a
+# group goes to one worker whatever the files. A module marked `spread` is cut into one
+# contiguous share per worker, each share a group, so its tests run on every worker, each
+# share on module fixtures of its own (e.g. the schemathesis run: one stack per worker).
+#
+# xdist's own loadgroup cannot do this under pytest 9.2: it puts the group into `_nodeid`,
+# which pytest no longer reads, and it sends ungrouped tests one by one (module fixtures set up
+# on every worker). The scheduler below puts ungrouped tests together by file; the group goes
+# into the node id (`...::test[x]@group`, as xdist does) so that the controller sees it.
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "spread: under xdist with --dist loadgroup, the module's tests are cut into "
+                   "one contiguous share per worker (each share sets up the module's fixtures "
+                   "once) instead of all running on one worker")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    _distinct_schemathesis_ids(items)
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and getattr(config.option, "loadgroup", False):  # set in xdist's workers
+        _spread(items, int(workers))
+        for item in items:
+            groups = sorted({str(mark.args[0] if mark.args else
+                                 mark.kwargs.get("name", "default"))
+                             for mark in item.iter_markers("xdist_group")})
+            suffix = "@" + "_".join(groups)
+            if groups and not item.nodeid.endswith(suffix):  # xdist did it (pytest < 9.2)
+                _set_nodeid(item, item.nodeid + suffix)
+
+
+def _set_nodeid(item, nodeid: str) -> None:
+    if hasattr(item, "_id"):  # pytest >= 9.2: the node id is structured
+        from _pytest.nodeid import NodeId
+        item._id = NodeId.parse(nodeid)
+    else:
+        item._nodeid = nodeid
+
+
+def _distinct_schemathesis_ids(items) -> None:
+    """schemathesis (4.x) gives pytest 9.2 the function's name as `originalname`, from which
+    pytest now makes the node id: every operation's test had the same id (`test_x` instead of
+    `test_x[GET /path]`), which -k, reports and xdist's schedulers (they key tests by id) get
+    wrong. The id is made from the item's name again."""
+    for item in items:
+        if getattr(item, "operation_label", None) and "[" in item.name and \
+                not item.nodeid.endswith("]") and "::" in item.nodeid:
+            _set_nodeid(item, item.nodeid.rsplit("::", 1)[0] + "::" + item.name)
+
+
+def _spread(items, workers: int) -> None:
+    modules: dict = {}
+    for item in items:
+        if item.get_closest_marker("spread") is not None:
+            modules.setdefault(item.path, []).append(item)
+    for path, module_items in modules.items():
+        for index, item in enumerate(module_items):
+            share = index * workers // len(module_items)
+            item.add_marker(pytest.mark.xdist_group(f"{path.name}:{share + 1}of{workers}"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") == "loadgroup":
+        return _group_or_file_scheduling()(config, log)
+    return None
+
+
+def _group_or_file_scheduling():
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupOrFileScheduling(LoadScopeScheduling):
+        """xdist's loadscope with a file or an `xdist_group` as the unit of work; a worker
+        gets its next unit when it waits on its last test (not two before: the tests here
+        are long, and a unit queued early behind a long one waits while the other worker
+        idles)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.rfind("@") > nodeid.rfind("]"):
+                return "@" + nodeid.rsplit("@", 1)[1]
+            return nodeid.split("::", 1)[0]
+
+        def _reschedule(self, node) -> None:
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+                return
+            if self._pending_of(self.assigned_work[node]) > 1:
+                return
+            self._assign_work_unit(node)
+
+    return GroupOrFileScheduling

@@ -226,10 +226,17 @@ class UnitOfWork:
 _DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
+def dialect_insert(connectable, table):
+    """The INSERT of the session's (or connection's) dialect, which knows ON CONFLICT."""
+    dialect = connectable.get_bind().dialect if isinstance(connectable, Session) \
+        else connectable.dialect
+    return _DIALECT_INSERTS[dialect.name](table)
+
+
 def insert_ignoring_duplicates(session: Session, table):
     """INSERT ... ON CONFLICT DO NOTHING on the session's dialect: a row that would break
     any unique constraint is skipped."""
-    return _DIALECT_INSERTS[session.get_bind().dialect.name](table).on_conflict_do_nothing()
+    return dialect_insert(session, table).on_conflict_do_nothing()
 
 
 def _fingerprint(request: dict) -> str:

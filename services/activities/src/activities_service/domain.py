@@ -155,11 +155,21 @@ def client_updated(event: dict, now: datetime) -> TimelineEntry | None:
                                                             source="ares")
         body = render_changes(changes) if changes else \
             "The client's data already matched ARES; nothing changed."
-        return _system_entry(event, now, source="ares", title="Data loaded from ARES",
+        return _system_entry(event, now, source="ares", title=_ares_title(changes),
                              body=body, client_id=client_id,
                              data={"changes": changes,
                                    "fetched_at": registry.get("fetched_at")})
     return _client_changed(event, now, client_id, changes, source="clients")
+
+
+def _ares_title(changes: dict) -> str:
+    """A dissolution the register reports (no date before, one now) is what the entry is
+    about: it takes the place of "Data loaded from ARES" (one entry per event, so one per
+    dissolution), whose changes it still lists."""
+    dissolved = changes.get("dissolved_on") or {}
+    if dissolved.get("before") is None and dissolved.get("after"):
+        return f"Company dissolved on {dissolved['after']}"
+    return "Data loaded from ARES"
 
 
 def _client_changed(event, now, client_id, changes, source) -> TimelineEntry:

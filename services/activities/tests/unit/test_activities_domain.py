@@ -2,8 +2,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from activities_service.domain import (entry_from_event, new_note, render_changes,
-                                       render_value)
+from activities_service.domain import (entries_from_events, entry_from_event, new_note,
+                                       render_changes, render_value)
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
 CLIENT = {"id": "c-1", "name": "Superfaktura", "ico": "01569651"}
@@ -63,6 +63,31 @@ def test_ares_with_nothing_changed_still_says_the_data_was_loaded(make_event):
         "client": CLIENT, "source": "ares",
         "changes": {"registry": {"before": None, "after": OK_REGISTRY}}}), NOW)
     assert entry.title == "Data loaded from ARES" and entry.data["changes"] == {}
+
+
+def test_a_dissolution_the_register_reports_is_its_own_entry_once(make_event):
+    changes = {"dissolved_on": {"before": None, "after": "2025-06-30"},
+               "vat_payer": {"before": True, "after": False},
+               "registry": {"before": OK_REGISTRY, "after": OK_REGISTRY}}
+    event = make_event("client.updated", {"client": CLIENT, "source": "ares",
+                                          "changes": changes})
+    entry = entry_from_event(event, NOW)
+    assert entry.title == "Company dissolved on 2025-06-30" and entry.source == "ares"
+    assert entry.body.splitlines() == ["dissolved_on: — → 2025-06-30", "vat_payer: yes → no"]
+    assert entries_from_events([event, event], NOW) == [entry]  # a duplicate: the same one
+    # a later refresh that finds it dissolved still, or a corrected date, is data loaded
+    for later in ({"vat_payer": {"before": False, "after": None}},
+                  {"dissolved_on": {"before": "2025-06-30", "after": "2025-07-01"}}):
+        entry = entry_from_event(make_event("client.updated", {
+            "client": CLIENT, "source": "ares",
+            "changes": {**later, "registry": {"before": OK_REGISTRY,
+                                              "after": OK_REGISTRY}}}), NOW)
+        assert entry.title == "Data loaded from ARES"
+    # a user who enters the date is no report of the register
+    assert entry_from_event(make_event("client.updated", {
+        "client": CLIENT, "source": "user", "changes": {
+            "dissolved_on": {"before": None, "after": "2025-06-30"}}}), NOW).title == \
+        "Client updated"
 
 
 @pytest.mark.parametrize("status", ["not_found", "invalid", "unavailable"])

@@ -7,9 +7,10 @@ from ares_service.mapping import map_subject
 
 RECORD_KEYS = {
     "ico", "name", "dic", "vat_payer", "vat_group_dic", "legal_form", "legal_form_name", "nace",
-    "registered_address", "established_on", "dissolved_on", "updated_in_registry_on",
+    "registered_address", "delivery_address", "primary_source", "established_on", "dissolved_on",
+    "updated_in_registry_on",
 }
-ADDRESS_KEYS = {"street", "city", "postal_code", "country_code", "text"}
+ADDRESS_KEYS = {"street", "city", "postal_code", "postal_code_formatted", "country_code", "text"}
 
 
 def test_company_vat_payer_village_address(recording):
@@ -26,9 +27,12 @@ def test_company_vat_payer_village_address(recording):
             "street": "Daminěves 35",
             "city": "Cítov",
             "postal_code": "27704",
+            "postal_code_formatted": "277 04",
             "country_code": "CZ",
             "text": "Daminěves 35, 27704 Cítov",
         },
+        "delivery_address": {"lines": ["Daminěves 35", "27704 Cítov"], "text": "Daminěves 35, 27704 Cítov"},
+        "primary_source": "vr",
         "established_on": "1996-07-08",
         "dissolved_on": None,
         "updated_in_registry_on": "2023-11-04",
@@ -48,6 +52,7 @@ def test_sole_trader_without_vat(recording):
         "street": "Zábědov 89",
         "city": "Nový Bydžov",
         "postal_code": "50401",
+        "postal_code_formatted": "504 01",
         "country_code": "CZ",
         "text": "Zábědov 89, 50401 Nový Bydžov",
     }
@@ -67,6 +72,7 @@ def test_public_university_in_prague(recording):
         "street": "Jugoslávských partyzánů 1580/3",
         "city": "Praha 6",
         "postal_code": "16000",
+        "postal_code_formatted": "160 00",
         "country_code": "CZ",
         "text": "Jugoslávských partyzánů 1580/3, Dejvice, 16000 Praha 6",
     }
@@ -112,6 +118,7 @@ def test_integer_typ_cislo_domovni_and_composed_text():
         "street": "Kotlářská 267/2",
         "city": "Brno",
         "postal_code": "60200",
+        "postal_code_formatted": "602 00",
         "country_code": "CZ",
         "text": "Kotlářská 267/2, Veveří, 60200 Brno",
     }
@@ -168,6 +175,7 @@ def test_foreign_address_keeps_text_and_existing_parts():
         "street": "München",
         "city": "München",
         "postal_code": "80331",
+        "postal_code_formatted": "80331",  # foreign: as given
         "country_code": "DE",
         "text": "Marienplatz 8, 80331 München, Spolková republika Německo",
     }
@@ -176,7 +184,8 @@ def test_foreign_address_keeps_text_and_existing_parts():
 
 def test_foreign_address_with_text_only():
     addr = address({"sidlo": {"kodStatu": "SK", "textovaAdresa": "Hlavná 1, 040 01 Košice"}})
-    assert addr == {"street": None, "city": None, "postal_code": None, "country_code": "SK", "text": "Hlavná 1, 040 01 Košice"}
+    assert addr == {"street": None, "city": None, "postal_code": None, "postal_code_formatted": None,
+                    "country_code": "SK", "text": "Hlavná 1, 040 01 Košice"}
 
 
 def test_foreign_address_composed_text_names_the_country():
@@ -193,6 +202,7 @@ def test_empty_object():
     assert record["nace"] == []
     assert record["registered_address"] == dict.fromkeys(ADDRESS_KEYS)
     assert all(record[k] is None for k in RECORD_KEYS - {"nace", "registered_address"})
+    assert record["delivery_address"] is None
 
 
 def test_nulls_everywhere():

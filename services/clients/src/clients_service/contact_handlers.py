@@ -15,7 +15,7 @@ from crm_common.pagination import offset_page
 
 from . import vcard
 from crm_common.concurrency import concurrent_writes
-from .contacts import Contact, ContactLink, new_contact
+from .contacts import Contact, ContactLink, full_name_key, new_contact
 from .custom_field_handlers import custom_values
 from .repository import Clients, Contacts
 from .schemas import (ContactCreateSchema, ContactLinkSchema, ContactPatchSchema,
@@ -52,10 +52,13 @@ def contact_event(contact: Contact, links: list[ContactLink]) -> dict:
             "clients": _links(links)}
 
 
-def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None = None
-                ) -> dict:
+def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None = None,
+                unique_name: bool = False) -> dict:
     """A new contact person of the client, or (with `contact_id`) an existing one linked to
-    it. The first contact person of a client is its primary one unless `primary: false`."""
+    it. The first contact person of a client is its primary one unless `primary: false`.
+    `unique_name`: a new person named as a contact of the client already is refused
+    (Conflict, details {"reason": "exists", "contact_id"}); checked after the replay, so
+    a retry with the key gives the first answer whatever was added since."""
     request = {"client_id": client_id, "contact": payload}
     replayed = uow.replay(ADD, idempotency_key, request)
     if replayed is not None:
@@ -79,6 +82,8 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
         data["custom_fields"] = custom_values(uow.session, "contact", data.get("custom_fields"),
                                               {}, None, creating=True)
         contact = new_contact(str(uuid.uuid4()), data, actor, now)
+        if unique_name:
+            _refuse_namesake(repo, client_id, contact)
         uow.session.add(contact)
     primary = data.get("primary")
     link = ContactLink(client_id, contact.id, data.get("position", contact.position),
@@ -100,6 +105,14 @@ def add_contact(uow, client_id: str, payload: dict, idempotency_key: str | None 
             "contact": contact_event(contact, links), "client_id": client_id})
     return uow.commit_once(ADD, idempotency_key, request,
                            to_resource(contact, repo.seen(links)))
+
+
+def _refuse_namesake(repo: Contacts, client_id: str, contact: Contact) -> None:
+    key = full_name_key(contact)
+    for other, _ in repo.of_client(client_id):
+        if full_name_key(other) == key:
+            raise Conflict(f"{other.name} is already a contact of this client",
+                           {"reason": "exists", "contact_id": other.id})
 
 
 def list_contacts(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:

@@ -23,6 +23,13 @@ REGISTRY_FIELDS = ("name", "dic", "vat_payer", "vat_group_dic", "legal_form",
 # those a user may override (a trade name, say): a user's edit survives later refreshes
 OVERRIDABLE = ("name", "dic", "vat_payer", "legal_form", "legal_form_name", "nace",
                "registered_address")
+# what the register says that has no column of the client: kept in `registry_values` only,
+# so that the card shows it
+REGISTER_ONLY = ("established_on", "delivery_address", "primary_source",
+                 "updated_in_registry_on")
+# display-only keys of a register address that the client's own address does not keep
+# (its Address has five keys in every event; `registry_values` keeps the register's whole)
+REGISTER_ADDRESS_EXTRAS = ("postal_code_formatted",)
 
 
 def normalize_ico(value) -> str | None:
@@ -145,7 +152,7 @@ class Client:
         for name in set(before) - set(after):
             if self.registry_values and name in self.registry_values and \
                     not absent(self.registry_values[name]):
-                value = self.registry_values[name]
+                value = applied_value(name, self.registry_values[name])
                 if getattr(self, name) != value:
                     changes[name] = {"before": getattr(self, name), "after": value}
                     setattr(self, name, value)
@@ -208,9 +215,10 @@ class Client:
         if self._outdated(fetched_at):
             return {}
         changes, registry_before = {}, self.registry
-        self.registry_values = {name: record.get(name) for name in REGISTRY_FIELDS}
+        self.registry_values = {name: record.get(name)
+                                for name in REGISTRY_FIELDS + REGISTER_ONLY}
         for name in REGISTRY_FIELDS:
-            after = record.get(name)
+            after = applied_value(name, record.get(name))
             if name in self.registry_overrides:
                 continue  # the user's value stands; the register's is in registry_values
             if absent(after) and name != "dissolved_on":  # None there means "not dissolved"
@@ -252,6 +260,14 @@ class Client:
         self.updated_at = now
         self.version += 1
 
+
+
+def applied_value(name: str, value):
+    """The register's value of a field as the client keeps it."""
+    if name == "registered_address" and isinstance(value, dict):
+        return {key: item for key, item in value.items()
+                if key not in REGISTER_ADDRESS_EXTRAS}
+    return value
 
 
 def registry_view(source, status, fetched_at, values: dict | None = None) -> dict | None:

@@ -213,6 +213,23 @@ class Clients:
         return {row.ico: row.id for row in self.session.execute(query.order_by(
             clients.c.created_at))}
 
+    def refreshable(self, among: list[str] | None = None, after: str | None = None,
+                    limit: int | None = None) -> list:
+        """(id, ico) rows, by id, of the clients the register may refresh that the caller
+        may see: not archived, erased or merged. Of `among` (those ids) whatever their
+        IČO, so the caller can tell "no IČO" from "not found"; else every one with an IČO
+        after the id `after` (keyset)."""
+        c = clients.c
+        query = self.visible(select(c.id, c.ico).where(
+            c.archived_at.is_(None), c.erased_at.is_(None), c.merged_into.is_(None)))
+        if among is not None:
+            query = query.where(c.id.in_(among))
+        else:
+            query = query.where(c.ico.is_not(None))
+        if after is not None:
+            query = query.where(c.id > after)
+        return self.session.execute(query.order_by(c.id).limit(limit)).all()
+
     def many(self, client_ids) -> dict[str, Client]:
         """{id: client} of those of `client_ids` that exist and the caller may see."""
         found = self.session.scalars(select(Client).where(clients.c.id.in_(list(client_ids))))

@@ -4,7 +4,7 @@ from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
                                     reliable_event_handler, rpc)
 
 from . import (SERVICE, contact_handlers as contacts, custom_field_handlers as custom, handlers,
-               import_handlers as imports, merge_handlers)
+               import_handlers as imports, merge_handlers, registry)
 
 
 class ClientsService(HealthCheck):
@@ -42,6 +42,11 @@ class ClientsService(HealthCheck):
         with self.db() as uow:
             return handlers.list_clients(uow, limit, cursor, ico, archived, q, filters, sort,
                                          include_total, fields)
+
+    @rpc
+    def registry_targets(self, client_ids=None, cursor=None, limit=1000):
+        with self.db() as uow:
+            return registry.registry_targets(uow, client_ids, cursor, limit)
 
     @rpc
     def duplicates(self, limit=50, cursor=None):
@@ -100,9 +105,10 @@ class ClientsService(HealthCheck):
     # -- contact persons ---------------------------------------------------------------
 
     @rpc
-    def add_contact(self, client_id, contact, idempotency_key=None):
+    def add_contact(self, client_id, contact, idempotency_key=None, unique_name=False):
         with self.db() as uow:
-            return contacts.add_contact(uow, client_id, contact, idempotency_key)
+            return contacts.add_contact(uow, client_id, contact, idempotency_key,
+                                        unique_name)
 
     @rpc
     def list_contacts(self, client_id, limit=50, cursor=None):

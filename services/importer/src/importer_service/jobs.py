@@ -13,7 +13,6 @@ from .orm import jobs, rows
 
 COUNTS = ("created", "updated", "unchanged", "skipped", "failed")
 ROW_STATUSES = COUNTS
-SEES_ALL = frozenset({"admin", "manager"})
 FINISHED = frozenset({"completed", "failed", "cancelled", "reverted"})
 MAX_PAGE = 500
 
@@ -26,7 +25,9 @@ def to_resource(row) -> dict:
         "id": data["id"], "status": data["status"], "version": data["version"],
         "mode": data["mode"], "dry_run": data["dry_run"],
         "file": {"name": data["file_name"], "size": data["file_size"],
-                 "sha256": data["sha256"]},
+                 "sha256": data["sha256"],
+                 "removed_at": rfc3339(data["file_removed_at"])
+                 if data.get("file_removed_at") else None},
         "format": table.get("format"), "encoding": table.get("encoding"),
         "delimiter": table.get("delimiter"), "sheet": table.get("sheet"),
         "sheets": table.get("sheets", []), "header_row": table.get("header_row"),
@@ -47,7 +48,7 @@ def to_resource(row) -> dict:
 
 def _visible(uow):
     caller = uow.context.caller
-    if caller.role in SEES_ALL or (caller.role is None and caller.user_id is None):
+    if caller.oversees:
         return jobs.c.status != "uploading"
     return and_(jobs.c.status != "uploading", jobs.c.caller_id == caller.user_id)
 
@@ -127,7 +128,9 @@ def request_revert(uow, job_id: str) -> dict:
     if row.status not in ("completed", "cancelled", "failed"):
         raise Conflict(f"import {job_id} is {row.status}: only a finished import can be "
                        "reverted", {"status": row.status})
-    return _change(uow, row, {"status": "reverting", "lease_until": None}, utcnow())
+    # a job that failed as stalled can still be undone: the undo counts its own takeovers
+    return _change(uow, row, {"status": "reverting", "lease_until": None, "runner": None,
+                              "takeovers": 0}, utcnow())
 
 
 def _change(uow, row, values: dict, now) -> dict:

@@ -36,13 +36,21 @@ jobs = Table(
     Column("caller_id", String(64)),  # the same user id, for "my imports"
     Column("correlation_id", String(200)),
     Column("runner", String(36)),  # the runner that holds the job
+    # claims, in a row, of this job from a runner that never let go of it (it died or hung
+    # before its lease ran out) with no batch committed in between: a file that brings the
+    # importer down fails the job after IMPORTER_MAX_TAKEOVERS instead of doing so forever
+    Column("takeovers", Integer, nullable=False, server_default="0"),
     Column("lease_until", DateTime(timezone=True)),  # ... until then
     Column("progress_at", DateTime(timezone=True)),  # the last import.progress event
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # the file is removed IMPORTER_FILE_RETENTION_DAYS after the job finished; the job, its
+    # report and its undo stay (they need only the rows)
+    Column("file_removed_at", DateTime(timezone=True)),
     Index("ix_import_jobs_status", "status", "lease_until"),
+    Index("ix_import_jobs_finished", "finished_at"),
     Index("ix_import_jobs_created", "created_at", "id"),
     Index("ix_import_jobs_owner", "caller_id", "created_at"),
 )

@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 from itertools import islice
 
+import eventlet
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,6 +40,10 @@ def lease() -> timedelta:
     return timedelta(seconds=env_float("IMPORTER_LEASE_SECONDS", 60))
 
 
+def max_takeovers() -> int:
+    return int(env_float("IMPORTER_MAX_TAKEOVERS", 3))
+
+
 def batch_rows() -> int:
     return int(env_float("IMPORTER_BATCH_ROWS", 500))
 
@@ -52,27 +57,69 @@ class Failed(Exception):
 
 
 def claim(uow, runner: str):
-    """The oldest job waiting (or whose runner's lease ran out), now held by `runner`."""
-    now = utcnow()
-    waiting = or_(jobs.c.status == "queued",
-                  and_(jobs.c.status.in_(("running", "reverting")),
-                       or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now)))
-    row = uow.session.execute(select(jobs).where(waiting).order_by(jobs.c.created_at)
-                              .limit(1)).first()
-    if row is None:
-        return None
-    status = "running" if row.status == "queued" else row.status
-    taken = uow.session.execute(update(jobs).where(
+    """The oldest job waiting (or whose runner's lease ran out), now held by `runner`.
+
+    A job whose runner still held it when its lease ran out was taken over from a runner
+    that died or hung; once that has happened IMPORTER_MAX_TAKEOVERS times in a row without
+    a batch committed in between, the file is what stops it, and the job fails."""
+    while True:
+        now = utcnow()
+        waiting = or_(jobs.c.status == "queued",
+                      and_(jobs.c.status.in_(("running", "reverting")),
+                           or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now)))
+        row = uow.session.execute(select(jobs).where(waiting).order_by(jobs.c.created_at)
+                                  .limit(1)).first()
+        if row is None:
+            return None
+        takeovers = row.takeovers + (1 if row.status != "queued" and row.runner else 0)
+        if takeovers > max_takeovers():
+            if _fail_stalled(uow, row, now):
+                continue
+            return None
+        status = "running" if row.status == "queued" else row.status
+        taken = uow.session.execute(update(jobs).where(
+            jobs.c.id == row.id, jobs.c.version == row.version).values(
+            status=status, runner=runner, lease_until=now + lease(), version=row.version + 1,
+            takeovers=takeovers, started_at=row.started_at or now, updated_at=now)).rowcount
+        if taken != 1:  # another replica was quicker
+            uow.rollback()
+            return None
+        if takeovers:
+            log.warning("import %s taken over from runner %s (%s in a row)", row.id,
+                        row.runner, takeovers)
+        if row.status == "queued" and not row.dry_run:
+            uow.emit("import.started", row.id, event_data(row, status="running"))
+        uow.commit()
+        return uow.session.execute(select(jobs).where(jobs.c.id == row.id)).first()
+
+
+def _fail_stalled(uow, row, now) -> bool:
+    """Fails a job its runners keep dying on; False when another replica changed it first."""
+    error = {"code": "stalled",
+             "cs": f"Import se zastavil: zpracování souboru {row.takeovers + 1}krát po sobě "
+                   "skončilo pádem nebo zamrznutím služby importu. Soubor je možná poškozený "
+                   "nebo příliš složitý; uložte ho znovu (například jako CSV) nebo ho "
+                   "rozdělte.",
+             "en": f"The import stopped: reading the file brought the importer down or hung "
+                   f"it {row.takeovers + 1} times in a row. The file may be damaged or too "
+                   "complex; save it again (as CSV, for example) or split it."}
+    changes = {"status": "failed", "error": error, "runner": None, "lease_until": None,
+               "finished_at": now, "updated_at": now, "cancel_requested": False,
+               "takeovers": row.takeovers + 1}
+    failed = uow.session.execute(update(jobs).where(
         jobs.c.id == row.id, jobs.c.version == row.version).values(
-        status=status, runner=runner, lease_until=now + lease(), version=row.version + 1,
-        started_at=row.started_at or now, updated_at=now)).rowcount
-    if taken != 1:  # another replica was quicker
+        **changes, version=row.version + 1)).rowcount
+    if failed != 1:
         uow.rollback()
-        return None
-    if row.status == "queued" and not row.dry_run:
-        uow.emit("import.started", row.id, event_data(row, status="running"))
+        return False
+    log.error("import %s failed: its runners stopped %s times in a row", row.id,
+              row.takeovers + 1)
+    if not row.dry_run:
+        data = event_data(row, **changes)
+        data["error"] = error
+        uow.emit("import.failed", row.id, data)
     uow.commit()
-    return uow.session.execute(select(jobs).where(jobs.c.id == row.id)).first()
+    return True
 
 
 class JobRun:
@@ -98,8 +145,10 @@ class JobRun:
             self._finish("failed", "import.failed",
                          error={"code": exc.code, "cs": exc.cs, "en": exc.en})
         except (ClientsUnavailable, _Wait, ServiceUnavailable, OutcomeUnknown) as exc:
-            # the lease runs out and the job goes on later, after its last committed batch
+            # the lease runs out and the job goes on later, after its last committed batch;
+            # let go of it, so the next claim is not taken for a takeover from a dead runner
             log.warning("import %s waits: %s", self.id, exc)
+            self._let_go()
         except _Lost:
             log.warning("import %s: another runner holds it now", self.id)
         except (RemoteError, CrmError) as exc:
@@ -134,13 +183,28 @@ class JobRun:
             headers = table.headers
             seen = self._seen_keys()
             numbered = table.rows(start_after=job.last_row)
-            while batch := list(islice(numbered, batch_rows())):
+
+            def build(batch):
+                return [values.build_row(number, cells, headers, by_index, custom_fields,
+                                         job.users) for number, cells in batch]
+            batch = list(islice(numbered, batch_rows()))
+            built = build(batch)
+            while batch:
                 if self._cancel_requested():
                     self._finish("cancelled", "import.cancelled")
                     return
-                built = [values.build_row(number, cells, headers, by_index, custom_fields,
-                                          job.users) for number, cells in batch]
-                self._record(built, batch, headers, by_index, seen)
+                # the next batch is built while the clients service writes this one: a green
+                # thread that runs while this one waits for the answer. Only the building
+                # overlaps; which rows repeat an earlier one (`seen`) is decided after the
+                # answer, since a failed row frees its IČO and e-mail for later rows.
+                following = list(islice(numbered, batch_rows()))
+                building = eventlet.spawn(build, following)
+                try:
+                    self._record(built, batch, headers, by_index, seen)
+                except BaseException:
+                    building.kill()
+                    raise
+                batch, built = following, building.wait()
         self._finish("completed", "import.completed")
 
     def _mapping(self, headers: list[str], asked: dict | None, custom_fields) -> dict:
@@ -179,6 +243,7 @@ class JobRun:
                      "sheets": table.sheets, "header_row": table.header_row,
                      "headers": table.headers}
         mapped = {table.headers[int(i)]: target for i, target in by_index.items()}
+        self.renew()  # opening a big workbook took a while; counting reads it once more
         total = table.count_rows()
         with self.units() as uow:
             self._held(uow, table=described, mapping=mapped, rows_total=total)
@@ -258,7 +323,8 @@ class JobRun:
             uow.session.execute(rows.insert(), stored)
             now = utcnow()
             changes = {"rows_done": job.rows_done + len(built), "last_row": built[-1].number,
-                       "counts": {k: job.counts.get(k, 0) + counts[k] for k in COUNTS}}
+                       "counts": {k: job.counts.get(k, 0) + counts[k] for k in COUNTS},
+                       "takeovers": 0}
             if self.job.dry_run and len(job.preview or []) < PREVIEW_ROWS:
                 changes["preview"] = ((job.preview or []) + preview)[:PREVIEW_ROWS]
             if not self.job.dry_run and (job.progress_at is None or
@@ -300,7 +366,7 @@ class JobRun:
             after = chunk[-1].row
             with self.units() as uow:
                 self._held(uow, revert={"archived": archived, "kept": kept,
-                                        "after_row": after})
+                                        "after_row": after}, takeovers=0)
                 uow.commit()
         with self.units() as uow:
             updated = uow.session.execute(select(rows.c.client_id).where(
@@ -323,11 +389,23 @@ class JobRun:
             uow.rollback()
             raise _Lost()
 
+    def _let_go(self) -> None:
+        """No longer this runner's; the lease still keeps others off until it runs out."""
+        try:
+            with self.units() as uow:
+                uow.session.execute(update(jobs).where(
+                    jobs.c.id == self.id, jobs.c.runner == self.runner).values(
+                    runner=None, version=jobs.c.version + 1))
+                uow.commit()
+        except (SQLAlchemyError, ServiceUnavailable, OutcomeUnknown) as exc:
+            # the database is what it waits for: this wait is counted as a takeover
+            log.warning("import %s: could not let go of it: %s", self.id, exc)
+
     def _finish(self, status: str, event_type: str, **values) -> None:
         with self.units() as uow:
             job = uow.session.execute(select(jobs).where(jobs.c.id == self.id)).first()
             changes = {"status": status, "finished_at": utcnow(), "runner": None,
-                       "cancel_requested": False, **values}
+                       "cancel_requested": False, "takeovers": 0, **values}
             try:
                 self._held(uow, **changes)
             except _Lost:

@@ -13,6 +13,7 @@ from . import SERVICE, jobs, runner, templates, uploads
 from .clients_port import ClientsPort
 
 POLL_SECONDS = env_float("IMPORTER_POLL_SECONDS", 1.0)
+FILE_SWEEP_SECONDS = 3600
 
 
 class ImporterService(HealthCheck):
@@ -108,3 +109,10 @@ class ImporterService(HealthCheck):
                 run.run()
             finally:
                 clients.close()
+
+    @timer(interval=FILE_SWEEP_SECONDS, eager=True)  # also at start: pods restart often
+    def remove_old_files(self):
+        """Files of jobs finished IMPORTER_FILE_RETENTION_DAYS ago (uploads.remove_old_files)."""
+        with self.db() as uow:
+            while uploads.remove_old_files(uow) == uploads.SWEEP_BATCH:
+                pass

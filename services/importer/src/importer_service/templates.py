@@ -8,7 +8,6 @@ from crm_common.errors import Forbidden, NotFound, PreconditionFailed
 from crm_common.events import rfc3339, utcnow
 from crm_common.pagination import newest_first
 
-from .jobs import SEES_ALL
 from .orm import templates
 from .schemas import load_template
 
@@ -80,8 +79,7 @@ def delete(uow, template_id: str, if_match: int | None = None) -> None:
 def _changeable(uow, template_id: str, if_match):
     row = _row(uow, template_id, lock=True)
     caller = uow.context.caller
-    if caller.role not in SEES_ALL and caller.user_id is not None and \
-            row.creator_id != caller.user_id:
+    if not caller.oversees and row.creator_id != caller.user_id:
         raise Forbidden("only its creator, a manager or an administrator changes a template")
     if if_match is not None and if_match != row.version:
         raise PreconditionFailed(f"import template {template_id} is at version {row.version}")

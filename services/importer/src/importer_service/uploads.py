@@ -156,5 +156,37 @@ def _remove_stale(uow, now, store) -> None:
             pass
 
 
+FINISHED = ("completed", "failed", "cancelled", "reverted")
+SWEEP_BATCH = 100  # files removed per commit
+
+
+def file_retention() -> timedelta | None:
+    days = env_float("IMPORTER_FILE_RETENTION_DAYS", 30)
+    return timedelta(days=days) if days > 0 else None
+
+
+def remove_old_files(uow, now=None, *, store=None, limit: int = SWEEP_BATCH) -> int:
+    """Files of jobs finished longer than IMPORTER_FILE_RETENTION_DAYS ago are removed (an
+    uploaded spreadsheet is personal data the CRM need not keep); the job, its row results
+    (the report) and its undo stay. Returns how many went; call again while it is `limit`."""
+    keep = file_retention()
+    if keep is None:
+        return 0
+    now = now or utcnow()
+    old = uow.session.execute(select(jobs.c.id, jobs.c.storage, jobs.c.storage_key).where(
+        jobs.c.status.in_(FINISHED), jobs.c.finished_at < now - keep,
+        jobs.c.file_removed_at.is_(None)).order_by(jobs.c.finished_at).limit(limit)).all()
+    for row in old:
+        try:
+            (store or storage.for_kind(row.storage)).delete(row.storage_key)
+        except storage.Missing:
+            pass  # removed by hand, or by a run that stopped before recording it
+        # recorded after the file went: a crash in between removes it again next time
+        uow.session.execute(update(jobs).where(jobs.c.id == row.id).values(
+            file_removed_at=now, version=jobs.c.version + 1))
+        uow.commit()
+    return len(old)
+
+
 def _too_large() -> str:
     return f"The file is larger than the limit of {max_bytes()} bytes."

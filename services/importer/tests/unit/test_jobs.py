@@ -16,11 +16,12 @@ from crm_common.db import make_engine, make_session_factory
 from crm_common.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.events import EventContext, utcnow
 from crm_common.pagination import values_cursor
-from crm_common.storage import FileStore
+from crm_common.storage import FileStore, Missing
 from crm_common.uow import UnitOfWork
 from importer_service import jobs, runner, templates, uploads
 from importer_service.orm import jobs as job_table
 from importer_service.orm import metadata
+from importer_service.storage import key_for as storage_key
 
 ANNA = Caller(user_id="anna", role="sales")
 BOB = Caller(user_id="bob", role="sales")
@@ -127,6 +128,113 @@ def test_one_runner_holds_a_job_until_its_lease_runs_out(units, store):
         taken = runner.claim(uow, "runner-2")
     assert taken.runner == "runner-2"
     assert outbox_types(units) == ["import.started"]
+
+
+def _lease_runs_out(units):
+    with units() as uow:
+        uow.session.execute(update(job_table).values(lease_until=utcnow() - timedelta(1)))
+        uow.commit()
+
+
+def test_a_job_its_runners_keep_dying_on_fails_after_the_cap(units, store, monkeypatch):
+    monkeypatch.setenv("IMPORTER_MAX_TAKEOVERS", "2")
+    job = upload(units, store, b"Nazev\nA\n")
+    later = upload(units, store, b"Nazev\nB\n")
+    with units() as uow:
+        assert runner.claim(uow, "r-1").id == job["id"]
+    for n, who in ((1, "r-2"), (2, "r-3")):   # each runner dies holding it
+        _lease_runs_out(units)
+        with units() as uow:
+            taken = runner.claim(uow, who)
+        assert (taken.id, taken.takeovers) == (job["id"], n)
+    _lease_runs_out(units)
+    with units() as uow:   # the third takeover is one too many: failed, and the next job runs
+        assert runner.claim(uow, "r-4").id == later["id"]
+    with units() as uow:
+        failed = uow.session.execute(select(job_table).where(
+            job_table.c.id == job["id"])).first()
+    assert failed.status == "failed" and failed.runner is None and failed.takeovers == 3
+    assert failed.error["code"] == "stalled" and "3 times" in failed.error["en"]
+    assert "3krát" in failed.error["cs"]
+    assert outbox_types(units) == ["import.started", "import.failed", "import.started"]
+    # what it imported before it stalled can still be undone: the undo starts uncounted
+    with units() as uow:
+        assert jobs.request_revert(uow, job["id"])["status"] == "reverting"
+    _lease_runs_out(units)
+    with units() as uow:
+        reverting = runner.claim(uow, "r-5")
+    assert (reverting.id, reverting.status, reverting.takeovers) == (job["id"], "reverting", 0)
+
+
+def test_progress_and_letting_go_are_not_counted_as_takeovers(units, store, monkeypatch):
+    monkeypatch.setenv("IMPORTER_MAX_TAKEOVERS", "1")
+    job = upload(units, store, b"Nazev\nA\n")
+    with units() as uow:
+        held = runner.claim(uow, "r-1")
+    _lease_runs_out(units)
+    with units() as uow:
+        assert runner.claim(uow, "r-2").takeovers == 1
+    # a committed batch resets the count
+    run = runner.JobRun(units, held, clients=None, runner="r-2")
+    with units() as uow:
+        run._held(uow, takeovers=0)
+        uow.commit()
+    _lease_runs_out(units)
+    with units() as uow:
+        assert runner.claim(uow, "r-3").takeovers == 1
+    # a runner that waits (the clients service is away) lets go: not a takeover
+    runner.JobRun(units, held, clients=None, runner="r-3")._let_go()
+    _lease_runs_out(units)
+    with units() as uow:
+        taken = runner.claim(uow, "r-4")
+    assert (taken.id, taken.status, taken.takeovers) == (job["id"], "running", 1)
+
+
+def _stored(store, job_id) -> bool:
+    try:
+        return bool(store.read(storage_key(job_id), 0, 1))
+    except Missing:
+        return False
+
+
+def test_files_of_jobs_finished_long_ago_are_removed_and_the_jobs_stay(units, store,
+                                                                        monkeypatch):
+    monkeypatch.setenv("IMPORTER_FILE_RETENTION_DAYS", "30")
+    now = utcnow()
+    old, recent, running = (upload(units, store, f"Nazev\n{n}\n".encode()) for n in "ABC")
+    with units() as uow:
+        for job, finished in ((old, now - timedelta(days=31)), (recent, now - timedelta(days=29))):
+            uow.session.execute(update(job_table).where(job_table.c.id == job["id"]).values(
+                status="completed", finished_at=finished))
+        uow.session.execute(update(job_table).where(job_table.c.id == running["id"]).values(
+            status="running"))
+        uow.commit()
+    with units() as uow:
+        assert uploads.remove_old_files(uow, now, store=store) == 1
+    assert not _stored(store, old["id"])
+    assert _stored(store, recent["id"]) and _stored(store, running["id"])
+    with units() as uow:
+        shown = jobs.get(uow, old["id"])
+        assert shown["status"] == "completed" and shown["file"]["removed_at"]
+        assert jobs.get(uow, recent["id"])["file"]["removed_at"] is None
+        assert uploads.remove_old_files(uow, now, store=store) == 0   # once
+    # a file already gone (removed by hand) is recorded as removed, not an error
+    store.delete(storage_key(recent["id"]))
+    with units() as uow:
+        assert uploads.remove_old_files(uow, now + timedelta(days=2), store=store) == 1
+        assert jobs.get(uow, recent["id"])["file"]["removed_at"]
+
+
+def test_a_file_retention_of_zero_keeps_every_file(units, store, monkeypatch):
+    monkeypatch.setenv("IMPORTER_FILE_RETENTION_DAYS", "0")
+    job = upload(units, store, b"Nazev\nA\n")
+    with units() as uow:
+        uow.session.execute(update(job_table).values(status="failed",
+                                                     finished_at=utcnow() - timedelta(3650)))
+        uow.commit()
+    with units() as uow:
+        assert uploads.remove_old_files(uow, store=store) == 0
+    assert _stored(store, job["id"])
 
 
 def test_cancel_and_revert_follow_the_status(units, store):
