@@ -25,7 +25,7 @@ class ActivitiesService(HealthCheck):
     @rpc
     def timeline(self, client_id=None, deal_id=None, limit=50, cursor=None, types=None,
                  **filters):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return handlers.timeline(uow, client_id, deal_id, limit, cursor, types,
                                      **filters)
 
@@ -41,7 +41,7 @@ class ActivitiesService(HealthCheck):
 
     @rpc
     def get_activity(self, activity_id):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return entry_handlers.get(uow, activity_id)
 
     @rpc
@@ -68,7 +68,7 @@ class ActivitiesService(HealthCheck):
 
     @rpc
     def tasks(self, query):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return entry_handlers.tasks(uow, query)
 
     @rpc

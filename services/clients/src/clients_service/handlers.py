@@ -3,7 +3,7 @@ import dataclasses
 import hashlib
 import uuid
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from crm_common.access import SYSTEM, Caller
 from crm_common.db import take_turns
@@ -278,12 +278,18 @@ def get_client(uow, client_id: str) -> dict:
     return read_client(uow.session.connection(), client_id, uow.context.caller)
 
 
+# built once: a statement made per call spent a third of a read on its cache key
+_READ_CLIENT = select(*CLIENT_COLUMNS).where(clients.c.id == bindparam("client_id"))
+
+
 def read_client(connection, client_id: str, caller: Caller = SYSTEM) -> dict:
-    """One primary-key select; on a plain connection, a read needs no unit of work."""
-    row = connection.execute(select(*CLIENT_COLUMNS).where(clients.c.id == client_id)).first()
+    """One primary-key select; on a plain connection, a read needs no unit of work. The
+    row becomes the resource as a page's rows do (row_resource), with no domain object and
+    no marshmallow dump in between."""
+    row = connection.execute(_READ_CLIENT, {"client_id": client_id}).first()
     if row is None or not caller.may_see(row.owner_id):
         raise NotFound(f"client {client_id} does not exist")
-    return to_resource(Client(**row._mapping))
+    return row_resource(row._mapping)
 
 
 def list_clients(uow, limit: int = 50, cursor: str | None = None, ico: str | None = None,

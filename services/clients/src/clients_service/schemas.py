@@ -31,13 +31,19 @@ class EmailSchema(StrictSchema):
     label = LABEL
 
 
-class PhoneSchema(StrictSchema):
-    value = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    label = LABEL
+class Phone(fields.String):
+    """A phone number as typed (1 to 40 characters), loaded as E.164: checked and
+    normalised in one parse (phonenumbers' parse is the dearest check of a client)."""
+    _length = validate.Length(min=1, max=40)
 
-    @post_load
-    def _e164(self, data, **_):
-        return dict(data, value=_normalized(normalize_phone, data["value"], "value"))
+    def _deserialize(self, value, attr, data, **kwargs):
+        return _normalized(normalize_phone, self._length(
+            super()._deserialize(value, attr, data, **kwargs)))
+
+
+class PhoneSchema(StrictSchema):
+    value = Phone(required=True)
+    label = LABEL
 
 
 class BankAccountSchema(StrictSchema):
@@ -96,7 +102,7 @@ class ClientFieldsSchema(StrictSchema):
     ico = fields.Raw(allow_none=True)
     dic = fields.String(allow_none=True)
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    phone = Phone(allow_none=True)
     registered_address = fields.Nested(AddressSchema, allow_none=True)
     website = fields.Url(allow_none=True, validate=validate.Length(max=500))
     description = fields.String(allow_none=True, validate=validate.Length(max=10000))
@@ -133,11 +139,6 @@ class ClientFieldsSchema(StrictSchema):
     def _dic(self, value, **_):
         _check(normalize_dic, value)
 
-    @validates("phone")
-    def _phone(self, value, **_):
-        if value is not None:
-            _check(normalize_phone, value)
-
     @validates("bank_accounts")
     def _one_primary(self, value, **_):
         if sum(1 for account in value if account.get("primary")) > 1:
@@ -154,8 +155,6 @@ class ClientFieldsSchema(StrictSchema):
     def _normalized(self, data, **_):
         if data.get("name") is not None:
             data["name"] = data["name"].strip()
-        if data.get("phone") is not None:
-            data["phone"] = normalize_phone(data["phone"])
         return data
 
 

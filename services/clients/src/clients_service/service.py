@@ -39,7 +39,7 @@ class ClientsService(HealthCheck):
     @rpc
     def list(self, limit=50, cursor=None, ico=None, archived="false", q=None, filters=None,
              sort=None, include_total=False, fields=None):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return handlers.list_clients(uow, limit, cursor, ico, archived, q, filters, sort,
                                          include_total, fields)
 
@@ -70,7 +70,7 @@ class ClientsService(HealthCheck):
 
     @rpc
     def subsidiaries(self, client_id, depth="1", limit=50, cursor=None):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return handlers.subsidiaries(uow, client_id, depth, limit, cursor)
 
     @rpc
@@ -91,7 +91,7 @@ class ClientsService(HealthCheck):
 
     @rpc
     def history(self, client_id, limit=50, cursor=None):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return handlers.client_history(uow, client_id, limit, cursor)
 
     @reliable_event_handler("ares", "ares.lookup_succeeded")
@@ -112,12 +112,12 @@ class ClientsService(HealthCheck):
 
     @rpc
     def list_contacts(self, client_id, limit=50, cursor=None):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return contacts.list_contacts(uow, client_id, limit, cursor)
 
     @rpc
     def get_contact(self, contact_id):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return contacts.get_contact(uow, contact_id)
 
     @rpc
@@ -155,7 +155,7 @@ class ClientsService(HealthCheck):
 
     @rpc
     def custom_fields(self, applies_to=None, include_retired=False):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return custom.list_definitions(uow, applies_to, include_retired)
 
     @rpc

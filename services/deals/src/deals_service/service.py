@@ -40,12 +40,12 @@ class DealsService(HealthCheck):
 
     @rpc
     def get(self, deal_id):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return handlers.get_deal(uow, deal_id)
 
     @rpc
     def list(self, filters=None, sort=None, limit=50, cursor=None):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return handlers.list_deals(uow, filters, sort, limit, cursor)
 
     @rpc
@@ -76,7 +76,7 @@ class DealsService(HealthCheck):
 
     @rpc
     def client_summary(self, client_id):
-        with self.db() as uow:
+        with self.db.reader() as uow:
             return handlers.client_summary(uow, client_id)
 
     # -- pipelines, stages, the board, lost reasons ---------------------------------------
