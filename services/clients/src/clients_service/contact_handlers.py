@@ -118,7 +118,7 @@ def _refuse_namesake(repo: Contacts, client_id: str, contact: Contact) -> None:
 def list_contacts(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
     """The client's contact persons, the primary one first, then by name."""
     clients, repo = _repositories(uow)
-    clients.get(client_id)
+    clients.check_visible(client_id)
 
     def fetch(offset, count):
         found = repo.of_client(client_id, offset, count)

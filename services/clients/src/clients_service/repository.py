@@ -22,6 +22,9 @@ from .orm import (client_contacts, client_history, client_keys, clients, contact
 
 
 
+_OWNER_OF = select(clients.c.owner_id).where(clients.c.id == bindparam("client_id"))
+
+
 class Clients:
     """`caller`: whom the answers are for; a client they may not see (the record-level
     rule) is answered exactly as one that does not exist."""
@@ -35,6 +38,14 @@ class Clients:
         if client is None or not self.caller.may_see(client.owner_id):
             raise NotFound(f"client {client_id} does not exist")
         return client
+
+    def check_visible(self, client_id: str) -> None:
+        """NotFound unless the client exists and the caller may see it: for a read about
+        a client (its people, its subsidiaries) that needs none of its 50 columns but its
+        owner (loading the whole client was half of such a read)."""
+        owner = self.session.execute(_OWNER_OF, {"client_id": client_id}).first()
+        if owner is None or not self.caller.may_see(owner.owner_id):
+            raise NotFound(f"client {client_id} does not exist")
 
     def visible(self, query):
         """`query` over clients narrowed to those the caller may see."""
@@ -330,7 +341,7 @@ class Clients:
     def subsidiaries(self, client_id: str, whole_subtree: bool, limit: int) -> list[Client]:
         """Direct subsidiaries, or the whole subtree level by level (parents before their
         children, by name within a level), the first `limit` of them."""
-        self.get(client_id)
+        self.check_visible(client_id)
         found, level, seen = [], [client_id], {client_id}
         while level and len(found) < limit:
             children = [c for c in self.session.scalars(
