@@ -1,5 +1,8 @@
 #!/bin/sh
+# The official image's entrypoint, as far as the compose file uses it: the init scripts on a
+# fresh data directory, then `postgres` with the compose file's command options.
 set -eu
+[ "${1:-}" = postgres ] && shift
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   pwfile=$(mktemp)
   printf '%s' "${POSTGRES_PASSWORD:?}" > "$pwfile"
@@ -19,4 +22,4 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   unset PGHOST
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 fi
-exec postgres -D "$PGDATA" -c listen_addresses='*' -k /tmp
+exec postgres -D "$PGDATA" -c listen_addresses='*' -k /tmp "$@"

@@ -139,6 +139,13 @@ def test_images_run_as_a_user_and_declare_a_healthcheck(stack):
                    what=f"{name} healthy")
     migrations = stack.containers("migrate-clients", all=True)
     assert [c.attrs["State"]["ExitCode"] for c in migrations] == [0]
+    # the compose file's options reach PostgreSQL (every service keeps a pool for writes and
+    # one for reads: the default 100 connections are too few)
+    [postgres] = stack.containers("postgres")
+    shown = postgres.exec_run(["psql", "-h", "127.0.0.1", "-U", "crm", "-d", "postgres", "-tAc",
+                               "SHOW max_connections"],
+                              environment={"PGPASSWORD": stack.env["POSTGRES_PASSWORD"]})
+    assert (shown.exit_code, shown.output.decode().strip()) == (0, "300")
 
 
 def _health(container) -> str:
