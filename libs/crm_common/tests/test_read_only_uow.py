@@ -53,6 +53,7 @@ def test_reads_on_postgresql_run_outside_a_transaction(engines, database_url):
     if database_url.startswith("sqlite"):
         assert reads is engine  # one connection per process, as make_engine keeps it
         return
+
     def state_after_a_select(source) -> str:
         """pg_stat_activity's state of the backend that just ran a select, still held."""
         with source.connect() as connection:

@@ -146,8 +146,9 @@ class WorkerDatabase:
 
     def reader(self):
         """A unit of work for an RPC that only reads (a list, a search, the parts of the
-        client card): on the read connections, so it writes nothing, not even by mistake
-        (any statement but a select is refused)."""
+        client card), on the read connections: its session refuses any statement but a
+        select and any flush of changed objects (`read_only`; a write straight through
+        `session.connection()` is not caught, so such a handler keeps `self.db()`)."""
         provider = self._provider
         return provider.uow_class(provider.read_session_factory, provider.service,
                                   self._context)
