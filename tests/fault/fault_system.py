@@ -17,6 +17,10 @@ from crm_common.testing import start_stack
 FAULT_ENV = {
     "ARES_RATE_PER_MINUTE": "100000",  # the throttle is not under test; the fake is local
     "ARES_READ_TIMEOUT": "2",
+    # a batch claimed by an ares process that is killed before it records the answers comes
+    # back when its lease runs out: 20 s instead of the product's 120 s, so that it comes
+    # back within the settle window (SETTLE_TIMEOUT) and the scenario can see it is not lost
+    "ARES_LEASE_SECONDS": "20",
     # long enough that "parked at once" is told apart from "parked after the retries"
     "CRM_RETRY_DELAYS": "5,30",
 }
