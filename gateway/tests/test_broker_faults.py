@@ -81,7 +81,9 @@ def test_a_paused_service_gives_504_and_never_runs_the_request_later(amqp_uri):
         assert response.status_code == 504, response.get_json()
         assert response.json["type"] == "urn:crm:problem:outcome-unknown"
         assert response.json["idempotency_key"].startswith("auto-")
-        assert took < 2
+        # answered at its 1 s deadline, not held for the paused service (the margin is for
+        # a machine busy with the other tests: 2.5 s was seen under CI's load)
+        assert took < 4
         time.sleep(0.5)  # the queued request's deadline passes
         service.running.set()
         assert create(http, "after")[0].status_code == 201
