@@ -3,8 +3,8 @@ on PostgreSQL-backed services, next to its floor: gunicorn with the same setting
 static JSON answer (bench/static_app.py), in the same run.
 
 Paths: one client (GET /api/v1/clients/{id}), the list filtered by IČO
-(GET /api/v1/clients?ico=...; full-text search does not exist yet) and the client card
-(GET /api/v1/clients/{id}/card: four RPCs in parallel, then the parent). Each is measured
+(GET /api/v1/clients?ico=...) and the client card (GET /api/v1/clients/{id}/card: eight
+RPCs to the clients, activities and deals services in parallel, then the parent). Each is measured
 twice: wrk's closed loop for the most it answers (requests/s), and an open loop at a fixed
 rate for its latency under that load (p50, p99; bench/http_load.py). Several worker
 classes are measured side by side: one stack of services, a gateway and a floor per worker
@@ -26,10 +26,11 @@ from .http_load import FixedRate, Throughput, fixed_rate, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = TEST_ADMIN_TOKEN  # start_stack's CRM_BOOTSTRAP_ADMIN_TOKEN
-SERVICES = ("clients", "activities")  # what the measured paths call
+SERVICES = ("clients", "activities", "deals")  # what the measured paths call
 ICO = "25063677"  # a valid IČO (no ares service runs here: nothing looks it up)
 OTHER_CLIENTS = 1_000  # so the table the list and the lookups read is not empty
 TIMELINE = 10  # entries on the card's client (the card shows 10)
+OPEN_DEALS, WON_DEALS, TASKS = 3, 2, 2  # the card's client's deals and open tasks
 ONE_CLIENT = "GET /api/v1/clients/{id}"
 LIST = "GET /api/v1/clients?ico=…"
 CARD = "GET /api/v1/clients/{id}/card"
@@ -147,8 +148,9 @@ def _stop(proc: subprocess.Popen, timeout: float = 15):
 
 
 def seed(gateway_url: str) -> str:
-    """The card's client: an IČO, a parent, two subsidiaries, three contact persons and a
-    full recent timeline; beside it OTHER_CLIENTS more clients. Its id."""
+    """The card's client: an IČO, a parent, two subsidiaries, three contact persons, open
+    and won deals, open tasks and a full recent timeline; beside it OTHER_CLIENTS more
+    clients. Its id."""
     base = gateway_url + "/api/v1"
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {TOKEN}"
@@ -170,6 +172,13 @@ def seed(gateway_url: str) -> str:
         post(f"/clients/{cid}/contacts", {"first_name": f"Jana{n}", "last_name": "Nováková",
                                           "position": "nákup",
                                           "emails": [{"value": f"jana{n}@example.com"}]})
+    for n in range(OPEN_DEALS + WON_DEALS):
+        deal = post("/deals", {"title": f"Zakázka {n}", "client_id": cid, "value": "125000"})
+        if n >= OPEN_DEALS:
+            post(f"/deals/{deal['id']}/won", {}, status=200)
+    for n in range(TASKS):
+        post(f"/clients/{cid}/activities", {"type": "task", "title": f"Zavolat {n}",
+                                            "due_date": "2030-01-0{}".format(n + 1)})
     for n in range(TIMELINE):
         post(f"/clients/{cid}/notes", {"title": f"Schůzka {n}", "body": "Zápis ze schůzky."})
     post("/clients/batch", {"items": [{"name": f"Bench {n} s.r.o."}
@@ -180,14 +189,30 @@ def seed(gateway_url: str) -> str:
 
 def check_card(gateway_url: str, client_id: str) -> None:
     """The card through this gateway has every section, complete (with gevent too: the
-    fan-out's threads are greenlets there)."""
+    fan-out's threads are greenlets there); deals and tasks come through events, so this
+    waits for them a while."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return _check_card(gateway_url, client_id)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _check_card(gateway_url: str, client_id: str) -> None:
     answer = requests.get(f"{gateway_url}/api/v1/clients/{client_id}/card", timeout=30,
                           headers={"Authorization": f"Bearer {TOKEN}"})
     card = answer.json()
     sections = {name: card.get(name, {}).get("status") for name in
-                ("contacts", "subsidiaries", "timeline", "parent")}
+                ("contacts", "subsidiaries", "timeline", "parent", "open_deals",
+                 "closed_deals", "deal_summary", "open_tasks")}
     if answer.status_code != 200 or set(sections.values()) != {"ok"} \
             or len(card["contacts"]["items"]) != 3 \
-            or len(card["timeline"]["items"]) != TIMELINE or not card["parent"]["client"]:
+            or len(card["timeline"]["items"]) != TIMELINE or not card["parent"]["client"] \
+            or len(card["open_deals"]["items"]) != OPEN_DEALS \
+            or len(card["closed_deals"]["items"]) != WON_DEALS \
+            or len(card["open_tasks"]["items"]) != TASKS:
         raise RuntimeError(f"the card through {gateway_url} is not complete: "
                            f"{answer.status_code} {sections}")

@@ -7,9 +7,10 @@ gunicorn's can still be given on the command line or in `GUNICORN_CMD_ARGS`, whi
 this file.
 
 - `GATEWAY_HOST`, `GATEWAY_PORT` (127.0.0.1, 8080; the image 0.0.0.0): where it listens
-- `GATEWAY_WORKERS` (2): processes; each runs its requests' Python on at most one core
+- `GATEWAY_WORKERS` (1): processes; each runs its requests' Python on at most one core, so
+  one per core the gateway has to itself (a pod's CPU limit); scale out with replicas
 - `GATEWAY_WORKER_CLASS` (gthread): gthread (threads) or gevent (greenlets; needs gevent)
-- `GATEWAY_THREADS` (8): gthread: the requests one process serves at once
+- `GATEWAY_THREADS` (16): gthread: the requests one process serves at once
 - `GATEWAY_WORKER_CONNECTIONS` (1000): client connections one process keeps open, keep-alive
   ones too; gevent serves them all at once
 - `GATEWAY_TIMEOUT` (30): seconds a silent worker lives before the master replaces it
@@ -39,8 +40,11 @@ wsgi_app = "crm_gateway.wsgi:app"
 bind = [f"{os.environ.get('GATEWAY_HOST') or '127.0.0.1'}:"
         f"{_int('GATEWAY_PORT', 8080)}"]
 worker_class = os.environ.get("GATEWAY_WORKER_CLASS") or "gthread"
-workers = _int("GATEWAY_WORKERS", 2)
-threads = _int("GATEWAY_THREADS", 8)
+# one process of 16 threads: measured against two of 8 (docs/benchmarks.md, "The gateway
+# under HTTP load"), it answers more on the same cores, because two processes take turns
+# on the cores its services and the broker need
+workers = _int("GATEWAY_WORKERS", 1)
+threads = _int("GATEWAY_THREADS", 16)
 worker_connections = _int("GATEWAY_WORKER_CONNECTIONS", 1000)
 timeout = _int("GATEWAY_TIMEOUT", 30)
 # the stack (make run, the tests) kills what is still running 15 s after SIGTERM

@@ -16,7 +16,7 @@ def load(overrides: dict | None = None) -> dict:
         # holds one per call in flight: gunicorn's threads, plus 8 for a fan-out), and
         # this many kept while idle
         "RPC_MAX_CONNECTIONS": int(env_float("GATEWAY_RPC_CONNECTIONS", 64)),
-        "RPC_MAX_IDLE": int(env_float("GATEWAY_RPC_IDLE", 16)),
+        "RPC_MAX_IDLE": int(env_float("GATEWAY_RPC_IDLE", 24)),
         "AMQP_HEARTBEAT": amqp_heartbeat(),  # seconds, the RPC pool's connections
         "AMQP_TIMEOUT": amqp_timeout(),  # bound on connecting and any one broker operation
         # /readyz: can this gateway reach the broker (bounded, cached, one check at a time)
