@@ -441,20 +441,6 @@ def test_a_long_correlation_id_is_audited_whole(client):
     assert entry["correlation_id"] == correlation
 
 
-def test_a_hidden_parent_is_no_parent_on_the_card(client, rpc):
-    from crm_common.rpc import RemoteError
-    rpc.answers[("clients", "get")] = lambda client_id: dict(CLIENT, parent_id="p1") \
-        if client_id == CLIENT["id"] else (_ for _ in ()).throw(
-            RemoteError("NotFound", "client p1 does not exist", []))
-    rpc.answers[("clients", "list_contacts")] = {"items": [], "next_cursor": None}
-    rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
-    rpc.answers[("activities", "timeline")] = {"items": [], "next_cursor": None}
-    rpc.answers[("deals", "list")] = {"items": [], "next_cursor": None}
-    rpc.answers[("deals", "client_summary")] = {"open_count": 0}
-    card = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH).json
-    assert card["parent"] == {"status": "ok", "client": None}
-
-
 def test_ids_no_database_could_hold_are_404(client):
     assert client.get("/api/v1/users/a%00b", headers=AUTH).status_code == 404
     assert client.get("/api/v1/tokens/" + "x" * 300, headers=AUTH).status_code == 404

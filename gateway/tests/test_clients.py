@@ -430,49 +430,69 @@ def test_an_ico_in_other_digits_is_refused(client, rpc, ico):
 
 # -- the client card ------------------------------------------------------------------
 
-def test_the_card_brings_every_section_together(client, rpc):
-    parent = dict(CLIENT, id="p-1", name="Holding a.s.")
-    rpc.answers[("clients", "get")] = lambda client_id: \
-        parent if client_id == "p-1" else dict(CLIENT, parent_id="p-1")
-    rpc.answers[("clients", "list_contacts")] = {"items": [{"id": "k1"}], "next_cursor": None}
-    rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
-    rpc.answers[("activities", "timeline")] = {"items": [{"id": "t1"}], "next_cursor": "c"}
-    rpc.answers[("deals", "list")] = {"items": [{"id": "d1"}], "next_cursor": None}
-    rpc.answers[("deals", "client_summary")] = {"client_id": CLIENT["id"], "open_count": 1}
-    rpc.answers[("activities", "tasks")] = {"items": [{"id": "task-1"}], "next_cursor": None}
+PARENT = dict(CLIENT, id="p-1", name="Holding a.s.")
+NOTHING = {"items": [], "next_cursor": None}
+
+
+def card_answers(rpc, client=None, parent=PARENT):
+    """What each service's `card` RPC answers for the card of CLIENT."""
+    rpc.answers[("clients", "card")] = {
+        "client": client or dict(CLIENT, parent_id=parent and parent["id"]),
+        "parent": parent, "contacts": {"items": [{"id": "k1"}], "next_cursor": None},
+        "subsidiaries": NOTHING}
+    rpc.answers[("activities", "card")] = {
+        "timeline": {"items": [{"id": "t1"}], "next_cursor": "c"},
+        "open_tasks": {"items": [{"id": "task-1"}], "next_cursor": None}}
+    rpc.answers[("deals", "card")] = {
+        "open_deals": {"items": [{"id": "d1"}], "next_cursor": None},
+        "closed_deals": NOTHING,
+        "deal_summary": {"client_id": CLIENT["id"], "open_count": 1}}
+
+
+def test_the_card_brings_every_section_together_one_call_per_service(client, rpc):
+    card_answers(rpc)
     response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
     assert response.status_code == 200, response.json
     card = response.json
-    assert card["open_tasks"]["items"] == [{"id": "task-1"}]
-    [query] = [c[2]["query"] for c in rpc.calls if c[:2] == ("activities", "tasks")]
-    assert query == {"client_id": CLIENT["id"], "status": "open", "limit": 10}
-    assert card["open_deals"] == {"status": "ok", "items": [{"id": "d1"}], "next_cursor": None}
-    assert card["deal_summary"] == {"status": "ok", "client_id": CLIENT["id"], "open_count": 1}
-    assert [c[2]["filters"]["status"] for c in rpc.calls if c[:2] == ("deals", "list")] == [
-        "open", "closed"]
-    assert card["closed_deals"]["status"] == "ok"
+    assert sorted((c[0], c[1]) for c in rpc.calls) == [
+        ("activities", "card"), ("clients", "card"), ("deals", "card")]
+    assert rpc.called("activities", "card")[0][2] == {
+        "client_id": CLIENT["id"], "timeline_limit": 10, "tasks_limit": 10}
+    assert rpc.called("deals", "card")[0][2] == {"client_id": CLIENT["id"], "limit": 10}
     assert card["client"]["id"] == CLIENT["id"]
-    assert card["parent"] == {"status": "ok", "client": parent}
+    assert card["parent"] == {"status": "ok", "client": PARENT}
     assert card["contacts"] == {"status": "ok", "items": [{"id": "k1"}], "next_cursor": None}
-    assert card["timeline"]["items"] == [{"id": "t1"}]
-    assert ("activities", "timeline") in [(c[0], c[1]) for c in rpc.calls]
+    assert card["subsidiaries"] == dict(NOTHING, status="ok")
+    assert card["timeline"] == {"status": "ok", "items": [{"id": "t1"}], "next_cursor": "c"}
+    assert card["open_tasks"]["items"] == [{"id": "task-1"}]
+    assert card["open_deals"] == {"status": "ok", "items": [{"id": "d1"}], "next_cursor": None}
+    assert card["closed_deals"] == dict(NOTHING, status="ok")
+    assert card["deal_summary"] == {"status": "ok", "client_id": CLIENT["id"], "open_count": 1}
 
 
-def test_a_section_that_does_not_answer_is_unavailable_not_an_error(client, rpc):
-    rpc.answers[("clients", "get")] = CLIENT
-    rpc.answers[("clients", "list_contacts")] = {"items": [], "next_cursor": None}
-    rpc.answers[("clients", "subsidiaries")] = {"items": [], "next_cursor": None}
-    rpc.answers[("activities", "timeline")] = RpcTimeout("activities.timeline")
-    rpc.answers[("deals", "list")] = {"items": [], "next_cursor": None}
-    rpc.answers[("deals", "client_summary")] = {"open_count": 0}
+def test_a_service_that_does_not_answer_leaves_its_sections_unavailable(client, rpc):
+    card_answers(rpc, parent=None)
+    rpc.answers[("activities", "card")] = RpcTimeout("activities.card")
+    rpc.answers[("deals", "card")] = RemoteError("MethodNotFound", "card", [])
     response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
     assert response.status_code == 200
-    assert response.json["timeline"] == {"status": "unavailable"}
-    assert response.json["parent"] == {"status": "ok", "client": None}
+    card = response.json
+    for name in ("timeline", "open_tasks", "open_deals", "closed_deals", "deal_summary"):
+        assert card[name] == {"status": "unavailable"}, name
+    assert card["parent"] == {"status": "ok", "client": None}
+    assert card["contacts"]["status"] == "ok"
+
+
+def test_the_card_of_a_merged_client_points_to_the_one_it_went_into(client, rpc):
+    survivor = "6c1f3b0e-0000-4000-8000-000000000002"
+    rpc.answers[("clients", "card")] = {"client": dict(CLIENT, merged_into=survivor)}
+    response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
+    assert response.status_code in (301, 308), response.json
+    assert response.headers["Location"].endswith(f"/api/v1/clients/{survivor}/card")
 
 
 def test_the_card_of_a_missing_client_is_404(client, rpc):
-    rpc.answers[("clients", "get")] = RemoteError("NotFound", "client x does not exist", [])
+    rpc.answers[("clients", "card")] = RemoteError("NotFound", "client x does not exist", [])
     response = client.get(f"/api/v1/clients/{MISSING_ID}/card", headers=AUTH)
     assert response.status_code == 404 and response.mimetype == PROBLEM
 

@@ -49,6 +49,11 @@ class AnsweringRpc(FakeRpc):
             return dict(ATTACHMENT, data="", items=[], next_cursor=None)
         if method == "calendar":
             return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+        if method == "card":  # a service's sections of the client card (all of them)
+            page = {"items": [], "next_cursor": None}
+            return {"client": dict(CLIENT), "parent": None, **{name: page for name in (
+                "contacts", "subsidiaries", "timeline", "open_tasks", "open_deals",
+                "closed_deals", "deal_summary")}}
         if method == "create_activity":
             return {"activity": dict(CLIENT), "created": True}
         if service == "importer" and method == "rows":

@@ -10,7 +10,7 @@ from crm_common.events import utcnow
 from crm_common.nameko_glue import (Database, HealthCheck, handle_events,
                                     reliable_batch_handler, rpc)
 
-from . import SERVICE, attachments, entry_handlers, handlers, plan_handlers
+from . import SERVICE, attachments, card as card_handlers, entry_handlers, handlers, plan_handlers
 from .calendar import calendar_feed
 
 CONSUMER = "activities.timeline"
@@ -21,6 +21,11 @@ DUE_CHECK_SECONDS = env_float("ACTIVITIES_DUE_CHECK_SECONDS", 30)
 class ActivitiesService(HealthCheck):
     name = SERVICE
     db = Database(SERVICE)
+
+    @rpc
+    def card(self, client_id, timeline_limit=10, tasks_limit=10):
+        with self.db.reader() as uow:
+            return card_handlers.card(uow, client_id, timeline_limit, tasks_limit)
 
     @rpc
     def timeline(self, client_id=None, deal_id=None, limit=50, cursor=None, types=None,

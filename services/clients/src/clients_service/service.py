@@ -3,7 +3,7 @@
 from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
                                     reliable_event_handler, rpc)
 
-from . import (SERVICE, contact_handlers as contacts, custom_field_handlers as custom, handlers,
+from . import (SERVICE, card as card_handlers, contact_handlers as contacts, custom_field_handlers as custom, handlers,
                import_handlers as imports, merge_handlers, registry)
 
 
@@ -35,6 +35,11 @@ class ClientsService(HealthCheck):
     def get(self, client_id):
         with self.db.read() as connection:
             return handlers.read_client(connection, client_id, self.db.caller)
+
+    @rpc
+    def card(self, client_id, contacts_limit=50, subsidiaries_limit=50):
+        with self.db.reader() as uow:
+            return card_handlers.card(uow, client_id, contacts_limit, subsidiaries_limit)
 
     @rpc
     def list(self, limit=50, cursor=None, ico=None, archived="false", q=None, filters=None,

@@ -392,6 +392,17 @@ def client_summary(uow, client_id: str) -> dict:
             "currencies": sorted(currencies.values(), key=lambda e: e["currency"])}
 
 
+
+def card(uow, client_id: str, limit: int = 10) -> dict:
+    """The deals service's part of the client card in one call (one RPC instead of one per
+    section): `{"open_deals", "closed_deals", "deal_summary"}`, as `list` (the most recently
+    changed first) and `client_summary` answer them."""
+    def recent(status):
+        return list_deals(uow, {"client_id": client_id, "status": status}, "-updated_at",
+                          limit)
+    return {"open_deals": recent("open"), "closed_deals": recent("closed"),
+            "deal_summary": client_summary(uow, client_id)}
+
 def _current(uow, deal_id: str, if_match: int | None) -> Deal:
     deal = deals_of(uow).get(deal_id)
     if if_match is not None and deal.version != if_match:

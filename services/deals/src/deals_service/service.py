@@ -44,6 +44,11 @@ class DealsService(HealthCheck):
             return handlers.get_deal(uow, deal_id)
 
     @rpc
+    def card(self, client_id, limit=10):
+        with self.db.reader() as uow:
+            return handlers.card(uow, client_id, limit)
+
+    @rpc
     def list(self, filters=None, sort=None, limit=50, cursor=None):
         with self.db.reader() as uow:
             return handlers.list_deals(uow, filters, sort, limit, cursor)

@@ -226,6 +226,30 @@ def test_the_client_summary(uow):
     assert open_deal["id"]
 
 
+
+def test_the_card_holds_the_recent_open_and_closed_deals_and_the_summary(uow):
+    """The deals service's part of the client card in one call: what `list` (most recently
+    changed first) and `client_summary` answer, under the caller's access rules."""
+    open_deals = [_create(uow, title=f"Otevřená {n}", value="100.00") for n in range(3)]
+    won = _create(uow, title="Vyhraná", value="250.50")
+    _create(uow, client_id=OTHER, title="Jiný klient")
+    with uow() as u:
+        handlers.close_deal(u, won["id"], "won")
+    _update(uow, open_deals[0], title="Otevřená 0, změněná")
+    with uow() as u:
+        answer = handlers.card(u, CLIENT, limit=2)
+    assert [d["id"] for d in answer["open_deals"]["items"]] == [open_deals[0]["id"],
+                                                               open_deals[2]["id"]]
+    assert answer["open_deals"]["next_cursor"]
+    assert [d["id"] for d in answer["closed_deals"]["items"]] == [won["id"]]
+    with uow() as u:
+        assert answer["deal_summary"] == handlers.client_summary(u, CLIENT)
+    restricted = Caller(user_id="bob", role="sales", own_only=True)
+    with uow("user:bob", restricted) as u:
+        hidden = handlers.card(u, CLIENT)
+    assert hidden["open_deals"]["items"] == hidden["closed_deals"]["items"] == []
+    assert hidden["deal_summary"]["open_count"] == 0
+
 def test_a_stage_holding_deals_goes_only_with_move_to(uow):
     pipeline = _default(uow)
     first, second = pipeline["stages"][0], pipeline["stages"][1]
