@@ -258,15 +258,17 @@ def gateway_section(metrics: list[Metric], run: dict) -> list[str]:
         return []
     return [
         "## The gateway under HTTP load", "",
-        "The stack's gateway under gunicorn (`crm_gateway/gunicorn_conf.py` defaults: 2 "
-        "workers; 8 threads each with gthread) in front of "
-        "the clients and activities services on **PostgreSQL**, authenticated with the "
+        "The stack's gateway under gunicorn (`crm_gateway/gunicorn_conf.py` defaults: one "
+        "process of 16 threads with gthread) in front of the clients, activities and "
+        "deals services on **PostgreSQL**, authenticated with the "
         "bootstrap admin token; the floor is gunicorn with the same settings and worker "
         "class serving one static JSON body (a client resource, `bench/static_app.py`), "
         "started beside it in the same run. Each worker class has its own gateway and "
         "floor in front of the same services, measured in turn in every round. The card's "
-        "client has an IČO, a parent, two subsidiaries, three contact persons and ten "
-        "timeline entries, among 1,000 other clients. `requests/s`: wrk (closed loop, "
+        "client has an IČO, a parent, two subsidiaries, three contact persons, three open "
+        "and two won deals, two open tasks and a full timeline, among 1,000 other "
+        "clients; the run checks that every section of its card is there (the card asks "
+        "each of the three services once). `requests/s`: wrk (closed loop, "
         f"{HTTP_CONNECTIONS} keep-alive connections, one wrk thread). `p50`/`p99 at N "
         "req/s`: `bench/http_load.py`'s open-loop generator (wrk 4 cannot hold a rate: "
         "that is wrk2's `-R`), which sends on a fixed schedule whatever the answers do and "
