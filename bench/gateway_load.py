@@ -3,8 +3,8 @@ on PostgreSQL-backed services, next to its floor: gunicorn with the same setting
 static JSON answer (bench/static_app.py), in the same run.
 
 Paths: one client (GET /api/v1/clients/{id}), the list filtered by IČO
-(GET /api/v1/clients?ico=...) and the client card (GET /api/v1/clients/{id}/card: eight
-RPCs to the clients, activities and deals services in parallel, then the parent). Each is measured
+(GET /api/v1/clients?ico=...) and the client card (GET /api/v1/clients/{id}/card: one
+RPC to each of the clients, activities and deals services, in parallel). Each is measured
 twice: wrk's closed loop for the most it answers (requests/s), and an open loop at a fixed
 rate for its latency under that load (p50, p99; bench/http_load.py). Several worker
 classes are measured side by side: one stack of services, a gateway and a floor per worker

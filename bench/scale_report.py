@@ -20,8 +20,9 @@ DATA = (
     "database of about 3.7 GB.")
 
 HOW = (
-    "Through the gateway (gunicorn, gthread, 2 workers) in front of one clients service "
-    "process on that database, authenticated with the bootstrap admin token. Each latency "
+    "Through the gateway (gunicorn with `crm_gateway/gunicorn_conf.py`'s defaults) in "
+    "front of one clients service process on that database, authenticated with the "
+    "bootstrap admin token. Each latency "
     f"row is `bench/http_load.py`'s open loop at {SCALE_RATE} requests a second, the row's "
     "set of requests asked in turn: for the name search what people type (the beginning of "
     "a name, a name with and without diacritics, an IČO with spaces, a phone as it was "

@@ -25,8 +25,8 @@ WINDOW = 100  # publisher confirms in flight, as RabbitMQ PerfTest runs them
 PREFETCH = 10
 
 # the gateway under HTTP load (bench/gateway_load.py): wrk's connections for the most it
-# answers (gunicorn's 2 workers x 8 threads by default: this keeps every thread busy without
-# a queue in front of them), and the fixed rates of the latency runs
+# answers (gunicorn's one process of 16 threads by default: this keeps every thread busy
+# without a queue in front of them), and the fixed rates of the latency runs
 HTTP_CONNECTIONS = 16
 FIXED_RATE = 200  # requests/s, the load for the p99 target
 CARD_RATE = 50  # requests/s, the card's latency where one clients process keeps up

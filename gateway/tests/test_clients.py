@@ -473,7 +473,7 @@ def test_the_card_brings_every_section_together_one_call_per_service(client, rpc
 def test_a_service_that_does_not_answer_leaves_its_sections_unavailable(client, rpc):
     card_answers(rpc, parent=None)
     rpc.answers[("activities", "card")] = RpcTimeout("activities.card")
-    rpc.answers[("deals", "card")] = RemoteError("MethodNotFound", "card", [])
+    rpc.answers[("deals", "card")] = RemoteError("ServiceUnavailable", "database", [])
     response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
     assert response.status_code == 200
     card = response.json
@@ -489,6 +489,65 @@ def test_the_card_of_a_merged_client_points_to_the_one_it_went_into(client, rpc)
     response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
     assert response.status_code in (301, 308), response.json
     assert response.headers["Location"].endswith(f"/api/v1/clients/{survivor}/card")
+
+
+def test_a_clients_service_that_does_not_answer_is_an_error_showing_no_section(client, rpc):
+    card_answers(rpc)
+    rpc.answers[("clients", "card")] = RpcTimeout("clients.card")
+    response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
+    assert response.status_code == 504 and response.mimetype == PROBLEM
+    assert "t1" not in response.get_data(as_text=True)  # nothing of the other services
+
+
+OLDER = RemoteError("MethodNotFound", "card", [])  # a replica of the release before
+
+
+def per_section_answers(rpc, parent=PARENT):
+    """What the release before the `card` RPCs answers, one call per section."""
+    rpc.answers[("clients", "get")] = lambda client_id: \
+        parent if parent and client_id == parent["id"] else \
+        dict(CLIENT, parent_id=parent and parent["id"])
+    rpc.answers[("clients", "list_contacts")] = {"items": [{"id": "k1"}], "next_cursor": None}
+    rpc.answers[("clients", "subsidiaries")] = NOTHING
+    rpc.answers[("activities", "timeline")] = {"items": [{"id": "t1"}], "next_cursor": "c"}
+    rpc.answers[("activities", "tasks")] = {"items": [{"id": "task-1"}], "next_cursor": None}
+    rpc.answers[("deals", "list")] = lambda filters, sort, limit: {
+        "items": [{"id": "d1"}] if filters["status"] == "open" else [], "next_cursor": None}
+    rpc.answers[("deals", "client_summary")] = {"client_id": CLIENT["id"], "open_count": 1}
+
+
+def test_during_a_rolling_upgrade_older_services_are_asked_section_by_section(client, rpc):
+    card_answers(rpc)
+    newer = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH).json
+    for service in ("clients", "activities", "deals"):
+        rpc.answers[(service, "card")] = OLDER
+    per_section_answers(rpc)
+    rpc.calls.clear()
+    response = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH)
+    assert response.status_code == 200, response.json
+    assert response.json == newer  # the same card whichever release answers
+    assert [c[2]["query"] for c in rpc.called("activities", "tasks")] == [
+        {"client_id": CLIENT["id"], "status": "open", "limit": 10}]
+    assert sorted(c[2]["filters"]["status"] for c in rpc.called("deals", "list")) == [
+        "closed", "open"]
+    assert [c[2] for c in rpc.called("clients", "get")] == [
+        {"client_id": CLIENT["id"]}, {"client_id": PARENT["id"]}]
+
+
+def test_an_older_clients_service_leaves_a_failed_section_or_hidden_parent_alone(client, rpc):
+    card_answers(rpc)
+    rpc.answers[("clients", "card")] = OLDER
+    per_section_answers(rpc)
+    rpc.answers[("clients", "get")] = lambda client_id: dict(CLIENT, parent_id="p-1") \
+        if client_id == CLIENT["id"] else (_ for _ in ()).throw(
+            RemoteError("NotFound", "client p-1 does not exist", []))
+    rpc.answers[("clients", "subsidiaries")] = RpcTimeout("clients.subsidiaries")
+    card = client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH).json
+    assert card["parent"] == {"status": "ok", "client": None}
+    assert card["subsidiaries"] == {"status": "unavailable"}
+    assert card["contacts"]["status"] == card["timeline"]["status"] == "ok"
+    rpc.answers[("clients", "get")] = RemoteError("NotFound", "client x does not exist", [])
+    assert client.get(f"/api/v1/clients/{CLIENT['id']}/card", headers=AUTH).status_code == 404
 
 
 def test_the_card_of_a_missing_client_is_404(client, rpc):

@@ -4,6 +4,7 @@ What a failed call means for the caller (problems.py turns these into answers):
 `RemoteError` - the service answered with an error; `NotSent` (and `BrokerUnavailable`) -
 nothing was done; `RpcTimeout` - the outcome is unknown.
 """
+import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,7 +62,8 @@ def call(service: str, method: str, **kwargs):
 
 
 # a call started ahead, for each request thread of a worker (gunicorn_conf's threads)
-_ahead = ThreadPoolExecutor(8, thread_name_prefix="rpc-ahead")
+_ahead = ThreadPoolExecutor(int(os.environ.get("GATEWAY_THREADS") or 16),
+                            thread_name_prefix="rpc-ahead")
 
 
 def call_ahead(service: str, method: str, **kwargs) -> Future:

@@ -9,7 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_LENGTH = 12
 MAX_LENGTH = 256  # hashing a megabyte on every login attempt would be a cheap attack
 
-CONCURRENT_HASHES = 2
+# 4 x 19 MiB at most; a gateway process has 16 request threads by default (gunicorn_conf)
+CONCURRENT_HASHES = 4
 WAIT_FOR_HASHING = 5.0  # seconds; then the attempt is refused as "busy" (503)
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)

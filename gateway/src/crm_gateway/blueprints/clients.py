@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from .. import export, rpc
 from ..auth import current_principal
+from ..client_card import answers as card_answers, sections as card_sections
 from ..client_queries import ClientExportQuerySchema, ClientListQuerySchema
 from ..permissions import permission
 from ..problems import flatten
@@ -366,14 +367,6 @@ def erase_client(client_id):
     return rpc.call("clients", "erase", client_id=client_id, **key)
 
 
-CARD_TIMELINE = 10  # entries of the card's recent timeline
-CARD_DEALS = 10  # open (and closed) deals on the card, the most recently changed first
-CARD_TASKS = 10  # open tasks on the card, the soonest due first
-# the sections each service other than clients answers (its `card` RPC)
-CARD_SECTIONS = {"activities": ("timeline", "open_tasks"),
-                 "deals": ("open_deals", "closed_deals", "deal_summary")}
-
-
 @blp.route("/<id:client_id>/card")
 # documented, not re-serialised: a section is passed on as its service answered it
 @blp.alt_response(200, schema=ClientCardSchema, success=True,
@@ -386,33 +379,17 @@ def client_card(client_id):
     tasks, recent timeline, fetched from the services in parallel
 
     A section whose service does not answer in time comes back as
-    `{"status": "unavailable"}`; only the client itself is required.
+    `{"status": "unavailable"}`; the client itself is required, and with it the clients
+    service's sections (its parent company, contact persons and subsidiaries).
     """
-    timeout = float(current_app.config["CARD_TIMEOUT"])
-    # one call per service, each answering all of its sections: an RPC costs the broker,
-    # this process and the service more than the reads it carries
-    results = rpc.fan_out({
-        "clients": ("clients", "card", {"client_id": client_id}),
-        "activities": ("activities", "card", {"client_id": client_id,
-                                              "timeline_limit": CARD_TIMELINE,
-                                              "tasks_limit": CARD_TASKS}),
-        "deals": ("deals", "card", {"client_id": client_id, "limit": CARD_DEALS}),
-    }, timeout=timeout)
-    clients = results.pop("clients")
+    found = card_answers(client_id, float(current_app.config["CARD_TIMEOUT"]))
+    clients = found["clients"]
     if isinstance(clients, Exception):
         raise clients  # 404, 503, 504 as for GET /clients/{id}
     client = clients["client"]
     if client.get("merged_into"):
         return moved(client, "/card")
-    card = {"client": client, "parent": {"status": "ok", "client": clients["parent"]}}
-    for name in ("contacts", "subsidiaries"):
-        card[name] = {"status": "ok", **clients[name]}
-    for service, sections in CARD_SECTIONS.items():
-        answer = results[service]
-        for name in sections:
-            card[name] = {"status": "unavailable"} if isinstance(answer, Exception) else \
-                {"status": "ok", **answer[name]}
-    return jsonify(card)
+    return jsonify({"client": client, **card_sections(found)})
 
 
 @blp.route("/<id:client_id>/history")

@@ -6,6 +6,7 @@ from activities_service.orm import metadata
 from crm_common import messaging
 from crm_common.db import make_engine, make_session_factory
 from crm_common.events import EventContext
+from crm_common.nameko_glue.database import read_only
 from crm_common.uow import UnitOfWork
 
 
@@ -21,14 +22,21 @@ def session_factory(tmp_path):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def units(request, tmp_path):
     """`units(actor=None)`: a unit of work on a fresh database, once on SQLite and once on
-    PostgreSQL."""
+    PostgreSQL; `units.reader(actor=None)` a read-only one."""
     url = f"sqlite:///{tmp_path / 'activities.db'}" if request.param == "sqlite" else \
         request.getfixturevalue("make_postgres_db")("activities")
     engine = make_engine(url)
     metadata.create_all(engine)
     messaging.metadata.create_all(engine)
     factory = make_session_factory(engine)
-    yield lambda actor=None: UnitOfWork(factory, "activities", EventContext(actor=actor))
+
+    def unit(actor=None):
+        return UnitOfWork(factory, "activities", EventContext(actor=actor))
+    # read-only, as the RPCs that only read run (`self.db.reader()`)
+    readers = read_only(factory)
+    unit.reader = lambda actor=None: UnitOfWork(readers, "activities",
+                                                EventContext(actor=actor))
+    yield unit
     engine.dispose()
 
 

@@ -19,7 +19,7 @@ def test_the_card_holds_the_recent_timeline_and_the_open_tasks(units):
     create(units, type="task", title="Jinde", client_id=OTHER)
     with units("user:jana") as uow:
         eh.complete_task(uow, done["id"])
-    with units("user:jana") as uow:
+    with units.reader("user:jana") as uow:  # as the RPC runs: it only reads
         answer = card.card(uow, CLIENT, timeline_limit=2, tasks_limit=5)
     with units("user:jana") as uow:
         assert answer["timeline"] == handlers.timeline(uow, CLIENT, limit=2)

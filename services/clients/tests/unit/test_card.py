@@ -5,10 +5,22 @@ import pytest
 
 from clients_service import card, contact_handlers as contacts, handlers
 from clients_service.merge_handlers import merge_clients
-from crm_common.access import Caller
+from crm_common.access import SYSTEM, Caller
+from crm_common.db import make_session_factory
 from crm_common.errors import NotFound
+from crm_common.events import EventContext
+from crm_common.nameko_glue.database import read_only
+from crm_common.uow import UnitOfWork
 
 BOB = Caller(user_id="bob", role="sales", own_only=True)
+
+
+@pytest.fixture
+def reader(engine):
+    """A read-only unit of work, as the service's `card` RPC runs in (`self.db.reader()`)."""
+    factory = read_only(make_session_factory(engine))
+    return lambda caller=SYSTEM: UnitOfWork(factory, "clients", EventContext(
+        actor=f"user:{caller.user_id or 'alice'}", caller=caller))
 
 
 def _create(uow, actor="user:alice", caller=None, **fields):
@@ -16,13 +28,13 @@ def _create(uow, actor="user:alice", caller=None, **fields):
         return handlers.create_client(u, fields)
 
 
-def test_the_card_holds_the_client_its_parent_people_and_subsidiaries(uow):
+def test_the_card_holds_the_client_its_parent_people_and_subsidiaries(uow, reader):
     parent = _create(uow, name="Holding a.s.")
     client = _create(uow, name="Dcera s.r.o.", parent_id=parent["id"])
     subsidiary = _create(uow, name="Vnučka s.r.o.", parent_id=client["id"])
     with uow() as u:
         person = contacts.add_contact(u, client["id"], {"last_name": "Dvořák"})
-    with uow() as u:
+    with reader() as u:
         answer = card.card(u, client["id"])
     with uow() as u:
         assert answer["client"] == handlers.read_client(u.session.connection(), client["id"])
@@ -44,14 +56,15 @@ def test_limits_reach_the_sections(uow):
     assert answer["parent"] is None
 
 
-def test_a_parent_the_caller_may_not_see_is_no_parent_and_a_hidden_client_no_card(uow):
+def test_a_parent_the_caller_may_not_see_is_no_parent_and_a_hidden_client_no_card(
+        uow, reader):
     parent = _create(uow, name="Holding a.s.", owner_id="anna")
     bobs = _create(uow, name="Bobova s.r.o.", parent_id=parent["id"], owner_id="bob")
     annas = _create(uow, name="Annina s.r.o.", owner_id="anna")
-    with uow("user:bob", BOB) as u:
+    with reader(BOB) as u:
         answer = card.card(u, bobs["id"])
     assert answer["client"]["id"] == bobs["id"] and answer["parent"] is None
-    with uow("user:bob", BOB) as u, pytest.raises(NotFound):
+    with reader(BOB) as u, pytest.raises(NotFound):
         card.card(u, annas["id"])
     with uow() as u, pytest.raises(NotFound):
         card.card(u, "6c1f3b0e-0000-4000-8000-00000000dead")

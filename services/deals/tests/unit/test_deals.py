@@ -9,6 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from crm_common.access import Caller
+from crm_common.db import make_session_factory
+from crm_common.events import EventContext
+from crm_common.nameko_glue.database import read_only
+from crm_common.uow import UnitOfWork
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.messaging import outbox
 from deals_service import client_events, handlers, pipeline_handlers as pipelines
@@ -227,7 +231,7 @@ def test_the_client_summary(uow):
 
 
 
-def test_the_card_holds_the_recent_open_and_closed_deals_and_the_summary(uow):
+def test_the_card_holds_the_recent_open_and_closed_deals_and_the_summary(uow, engine):
     """The deals service's part of the client card in one call: what `list` (most recently
     changed first) and `client_summary` answer, under the caller's access rules."""
     open_deals = [_create(uow, title=f"Otevřená {n}", value="100.00") for n in range(3)]
@@ -236,7 +240,8 @@ def test_the_card_holds_the_recent_open_and_closed_deals_and_the_summary(uow):
     with uow() as u:
         handlers.close_deal(u, won["id"], "won")
     _update(uow, open_deals[0], title="Otevřená 0, změněná")
-    with uow() as u:
+    reader = read_only(make_session_factory(engine))  # as the RPC runs: it only reads
+    with UnitOfWork(reader, "deals", EventContext(actor="user:alice")) as u:
         answer = handlers.card(u, CLIENT, limit=2)
     assert [d["id"] for d in answer["open_deals"]["items"]] == [open_deals[0]["id"],
                                                                open_deals[2]["id"]]
