@@ -34,8 +34,8 @@ def test_three_replicas_handle_each_event_once(private_postgres, fresh_vhost, fa
                                          "3 × activities", replicas=replicas) as system:
         outcome = run_scenario(system, "3 replicas", "Three processes of `clients` and three of "
                                "`activities` on one database each: competing consumers on "
-                               "the event and RPC queues, three outbox relays racing for the "
-                               "same rows (`FOR UPDATE SKIP LOCKED`). No fault: every event "
+                               "the event and RPC queues, three outbox relays taking turns "
+                               "on the same rows (an advisory lock). No fault: every event "
                                "must be published and handled exactly once.", None)
         outcome.check(outcome.numbers.get("redelivered") == 0,
                       f"{outcome.numbers.get('redelivered')} client.created events reached the "

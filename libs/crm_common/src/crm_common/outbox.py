@@ -4,8 +4,9 @@ A batch goes out as a whole and its confirms are awaited once (a window), so the
 at the broker's pace, not one round trip per event; only confirmed rows are marked sent.
 
 Woken right after a commit (low latency) and on a periodic sweep (rows left by a crash or
-a broker outage). Safe with several replicas: rows are claimed `FOR UPDATE SKIP LOCKED`
-on PostgreSQL; SQLite has one process per database (a file lock enforces it).
+a broker outage). Safe with several replicas: on PostgreSQL one relay at a time publishes
+a batch (a transaction-level advisory lock), so batches go out one after the other in commit
+order; SQLite has one process per database (a file lock enforces it).
 
 Every broker operation is bounded (`AMQP_TIMEOUT`), so a silent broker costs one timeout,
 not a relay that hangs with its batch locked; the connection is long-lived, kept alive with
@@ -15,7 +16,7 @@ import logging
 import threading
 import time
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 
 from .amqp import events_exchange
@@ -24,6 +25,8 @@ from .messaging import outbox
 from .publisher import Publisher
 
 log = logging.getLogger(__name__)
+# PostgreSQL: the turn to publish, held until the batch's transaction ends (not waited for)
+_TAKE_TURN = text("SELECT pg_try_advisory_xact_lock(hashtext(:name))")
 
 
 class OutboxRelay:
@@ -38,6 +41,7 @@ class OutboxRelay:
                                    name=f"{service} outbox relay")
         self._last_error = None
         self.exchange = events_exchange(service)
+        self._turn = f"outbox relay:{service}"  # the advisory lock's name (PostgreSQL)
         self.broker_ok = True
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -53,11 +57,17 @@ class OutboxRelay:
         return self._publish_locked()
 
     def _publish_locked(self) -> int:
-        # PostgreSQL: the rows stay locked while they are published, so another replica's
-        # relay skips them (SKIP LOCKED) instead of publishing them twice. Row locks do
-        # not block the service's other writers.
+        # PostgreSQL: one relay at a time publishes a batch, under an advisory lock held to
+        # the end of its transaction; another replica's relay finds it taken and leaves the
+        # batch to the holder. So no row goes out twice, and with replicas too the events
+        # go out in the order they were committed (batches one after the other). Locking
+        # the rows instead (FOR UPDATE SKIP LOCKED) let two replicas publish two batches
+        # at once, out of order, and writes a WAL record per row: half the select's time.
+        # The lock does not block the service's writers.
         with self.engine.begin() as conn:
-            rows = conn.execute(self._pending().with_for_update(skip_locked=True)).all()
+            if not conn.execute(_TAKE_TURN, {"name": self._turn}).scalar():
+                return 0  # another relay is publishing
+            rows = conn.execute(self._pending()).all()
             sent = self._publish(rows)
             self._record(conn, rows, sent)
             return len(sent)
