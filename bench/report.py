@@ -138,36 +138,22 @@ LIMITS = """\
   py-amqp's ten frame reads), against the floor's plain py-amqp loop. `clients.health` adds
   its database round trip (`SELECT 1`). Going below needs another RPC server than nameko's
   worker model (nameko is the pinned framework): a decision, not a tuning.
-- **The gateway under HTTP load.** Per `GET /api/v1/clients/{id}` the processes of the path
-  spend about 2.2 ms of CPU (`/proc` utime + stime during a wrk run, gthread, PostgreSQL):
-  the gateway 0.76 ms, the clients service 0.76 ms, RabbitMQ 0.32 ms, PostgreSQL 0.37 ms,
-  wrk on top. Two cores then serve about 1,000 such requests a second at the very best,
-  with nothing else running (the best round above: 990); the 1,000 req/s target needs the
-  whole chain well below 2 ms per request, or more cores (the gateway and the clients
-  service each scale out). Of the gateway's 0.76 ms, the Flask app itself (routing; the
-  auth, correlation, metrics and security hooks; flask-smorest; marshmallow's dump of the
-  client; JSON; the access log line; measured in-process with the RPC stubbed) is about
-  0.16 ms, and the RPC client about 0.19 ms per call (the calling
-  thread's CPU for publish, reply frames and decoding); the rest is gunicorn's HTTP
-  handling, the kernel's loopback TCP on both sockets and the hand-offs between threads. No
-  single piece of the gateway's own code stands out (py-spy and cProfile: marshmallow's
-  dump about a fifth of the app's 0.16 ms, the access log line about a tenth). The card
-  costs about 12.9 ms of CPU in all: clients 4.3 ms (four calls: the client, its contacts,
-  its subsidiaries, then its parent), PostgreSQL 2.8 ms, the gateway 2.2 ms, RabbitMQ
-  1.7 ms, activities 1.4 ms. Two cores serve about 150 cards a second, so at 200 cards/s
-  requests queue without bound (the `p99 at 200 req/s` of the card); the parallel
-  fan-out does not help on one clients process, which runs its three calls one after the
-  other on its one core. What would: one clients RPC that answers the client with its
-  contacts, subsidiaries and parent in one call (one framework round trip and one database
-  session instead of four), and clients replicas. gthread against gevent: gevent's
-  greenlets save the threads' hand-offs but not the Python around them. The gateway's CPU
-  per single-client GET was the same within 3% (0.72-0.74 ms, wrk runs against both beside
-  each other in front of one stack, `/proc` of the gunicorn process trees), and in the
-  table above each wins some rounds: the round-to-round spread on this shared machine (2x
-  and more) is larger than any difference between them. So gthread, the simpler (plain
-  threads, which the RPC pool is written for; no monkey-patching, no extra C extension),
-  stays the default; `GATEWAY_WORKER_CLASS=gevent` works (tested) for whoever measures
-  otherwise on their machines.
+- **The gateway under HTTP load.** (Updated 2026-11-25; see "The gateway under HTTP
+  load" above.) Per `GET /api/v1/clients/{id}` the processes of the path spend about 2 ms
+  of CPU in all (`/proc` utime + stime under wrk, PostgreSQL): the gateway about 1 ms, the
+  clients service 0.6 ms, RabbitMQ 0.35 ms, PostgreSQL 0.35 ms, wrk on top; two cores then
+  serve about 1,000-1,100 such requests a second, which the gateway reaches since it runs
+  as one process (two processes took turns on the cores the services need). No single
+  piece of the gateway's own code stands out (py-spy `--gil` on its worker: the RPC call
+  about a quarter of its Python, the after-request hook with the access line and metrics
+  about a ninth, authentication a twentieth, marshmallow's dump a sixteenth). The card
+  asks each service once now (three RPCs instead of nine) and costs about 12 ms of CPU in
+  all (deals 2.9 ms, clients 2.7, the gateway 2.2, activities 2.0, RabbitMQ 1.1, plus
+  PostgreSQL), so two cores serve about 150 cards a second and 200 a second still queues
+  without bound; what remains per card is the services' own reads (in deals, its two deal
+  lists with their stage names are 60 % of its time and the summary 20 %) and each
+  service's framework cost per call (about 0.35 ms, the bullet above). Replicas of the
+  services on more cores are what would serve 200 cards a second.
 - **Bulk path.** Every process of the chain is busy at once on two cores (the CPU table
   above); the rate is the cores divided by the CPU per client of the whole chain. With more
   cores, each process (one core each) caps at 1 / its own CPU per client, and replicas of

@@ -191,14 +191,26 @@ def get_deal(uow, deal_id: str) -> dict:
 def list_deals(uow, filters: dict | None = None, sort: str | None = None, limit: int = 50,
                cursor: str | None = None) -> dict:
     """Deals filtered, in the order `sort` names (default: newest first)."""
+    [page] = _with_stages(uow, [_deal_page(uow, filters, sort, limit, cursor)])
+    return page
+
+
+def _deal_page(uow, filters: dict | None, sort: str | None, limit: int,
+               cursor: str | None) -> dict:
+    """A page of deals (the domain objects), filtered and sorted."""
     wanted = load(_filters_schema, dict(filters or {}))
     sort = sort or "-created_at"
     if sort not in SORT_NAMES:
         raise ValidationFailed({"sort": [f"One of {', '.join(SORT_NAMES)}."]})
-    page = deals_of(uow).page(wanted, sort, limit, cursor, lambda deal: deal)
-    names = Pipelines(uow.session).stages_by_id(d.stage_id for d in page["items"])
-    return {"items": [to_resource(d, names.get(d.stage_id)) for d in page["items"]],
-            "next_cursor": page["next_cursor"]}
+    return deals_of(uow).page(wanted, sort, limit, cursor, lambda deal: deal)
+
+
+def _with_stages(uow, pages: list[dict]) -> list[dict]:
+    """Pages of deals as resources, the stage names of all of them found in one query."""
+    names = Pipelines(uow.session).stages_by_id(
+        deal.stage_id for page in pages for deal in page["items"])
+    return [{"items": [to_resource(d, names.get(d.stage_id)) for d in page["items"]],
+             "next_cursor": page["next_cursor"]} for page in pages]
 
 
 def update_deal(uow, deal_id: str, payload: dict, if_match: int | None = None,
@@ -398,10 +410,12 @@ def card(uow, client_id: str, limit: int = 10) -> dict:
     section): `{"open_deals", "closed_deals", "deal_summary"}`, as `list` (the most recently
     changed first) and `client_summary` answer them."""
     def recent(status):
-        return list_deals(uow, {"client_id": client_id, "status": status}, "-updated_at",
-                          limit)
-    return {"open_deals": recent("open"), "closed_deals": recent("closed"),
+        return _deal_page(uow, {"client_id": client_id, "status": status}, "-updated_at",
+                          limit, None)
+    open_deals, closed_deals = _with_stages(uow, [recent("open"), recent("closed")])
+    return {"open_deals": open_deals, "closed_deals": closed_deals,
             "deal_summary": client_summary(uow, client_id)}
+
 
 def _current(uow, deal_id: str, if_match: int | None) -> Deal:
     deal = deals_of(uow).get(deal_id)
