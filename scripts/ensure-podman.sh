@@ -45,10 +45,22 @@ if ! "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
 fi
 
 answers() { curl -sf --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1; }
+# a service started from a checkout that was deleted since (a CI clone) still answers, but
+# conmon cannot start a container from a working directory that is gone ("write child:
+# broken pipe"): such a service is replaced
+for pid in $(pgrep -f "system service --time=0 unix://$SOCKET" || true); do
+  if [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == *" (deleted)" ]]; then
+    say "replacing the podman service whose working directory was deleted ($pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+done
 if ! answers; then
   rm -f "$SOCKET"
   say "starting podman system service on $SOCKET"
-  nohup "${PODMAN[@]}" system service --time=0 "unix://$SOCKET" >/var/log/crm-podman-service.log 2>&1 &
+  # from /, which no clean-up removes (see above)
+  (cd / && exec nohup "${PODMAN[@]}" system service --time=0 "unix://$SOCKET") \
+    </dev/null >/var/log/crm-podman-service.log 2>&1 &
   for _ in $(seq 1 50); do answers && break; sleep 0.2; done
   answers || { say "podman system service did not answer (/var/log/crm-podman-service.log)"; exit 1; }
 fi
