@@ -117,8 +117,14 @@ def _refuse_namesake(repo: Contacts, client_id: str, contact: Contact) -> None:
 
 def list_contacts(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
     """The client's contact persons, the primary one first, then by name."""
-    clients, repo = _repositories(uow)
+    clients, _ = _repositories(uow)
     clients.check_visible(client_id)
+    return contacts_page(uow, client_id, limit, cursor)
+
+
+def contacts_page(uow, client_id: str, limit: int = 50, cursor: str | None = None) -> dict:
+    """`list_contacts` of a client the caller is known to see (checked already)."""
+    _, repo = _repositories(uow)
 
     def fetch(offset, count):
         found = repo.of_client(client_id, offset, count)
