@@ -154,7 +154,8 @@ def test_an_idle_relay_finds_a_half_open_connection_by_its_heartbeats(engine, am
         proxy.down()
 
 
-def test_two_relays_publish_each_event_exactly_once_in_commit_order(amqp_uri, event_tap, make_postgres_db):
+def test_two_relays_publish_each_event_exactly_once_in_commit_order(amqp_uri, event_tap,
+                                                                    make_postgres_db):
     engine = make_engine(make_postgres_db("relays"))
     metadata.create_all(engine)
     tap = event_tap([(f"{SERVICE}.events", "#")])

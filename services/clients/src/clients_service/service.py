@@ -3,8 +3,9 @@
 from crm_common.nameko_glue import (Database, HealthCheck, handle_event,
                                     reliable_event_handler, rpc)
 
-from . import (SERVICE, card as card_handlers, contact_handlers as contacts, custom_field_handlers as custom, handlers,
-               import_handlers as imports, merge_handlers, registry)
+from . import (SERVICE, card as card_handlers, contact_handlers as contacts,
+               custom_field_handlers as custom, handlers, import_handlers as imports,
+               merge_handlers, registry)
 
 
 class ClientsService(HealthCheck):

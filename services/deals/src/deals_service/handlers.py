@@ -404,7 +404,6 @@ def client_summary(uow, client_id: str) -> dict:
             "currencies": sorted(currencies.values(), key=lambda e: e["currency"])}
 
 
-
 def card(uow, client_id: str, limit: int = 10) -> dict:
     """The deals service's part of the client card in one call (one RPC instead of one per
     section): `{"open_deals", "closed_deals", "deal_summary"}`, as `list` (the most recently
